@@ -1,0 +1,1 @@
+"""Key management and encryption of personal data at rest."""

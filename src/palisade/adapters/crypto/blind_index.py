@@ -1,0 +1,23 @@
+"""Keyed blind index for look-ups by phone number or email (HMAC-SHA-256, RFC 2104).
+
+The database never holds an identifier in plaintext, and never an unkeyed hash of one (an
+unkeyed hash of a phone number is reversed by hashing every number). Look-ups compute
+HMAC(key, kind || 0x00 || canonical value) and search for that. Whoever holds the key can
+still test guesses, so the key lives only in the keyring, never in the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from palisade.domain.identifiers import Identifier
+
+
+class BlindIndex:
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def of(self, identifier: Identifier) -> bytes:
+        msg = identifier.kind.value.encode() + b"\x00" + identifier.value.encode()
+        return hmac.new(self._key, msg, hashlib.sha256).digest()

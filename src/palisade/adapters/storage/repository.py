@@ -1,0 +1,289 @@
+"""Queries over the schema, bound to one unit-of-work session.
+
+It speaks in rows and ciphertext; it never decrypts and never decides access (the services
+do both). `SqlSocialGraph` answers the access decision's graph questions from the same session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, aliased
+
+from palisade.adapters.storage.tables import (
+    Block,
+    Conversation,
+    DataKey,
+    FriendRequest,
+    Friendship,
+    IdentifierRow,
+    Message,
+    OneTimeCodeRow,
+    OutboxRow,
+    Person,
+    ProfileRow,
+    SessionRow,
+)
+
+
+class Repository:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    # --- people and keys ---------------------------------------------------------------
+    def add(self, *rows: object) -> None:
+        self.s.add_all(rows)
+        self.s.flush()
+
+    def person(self, person_id: str) -> Person | None:
+        return self.s.get(Person, person_id)
+
+    def person_exists(self, person_id: str) -> bool:
+        return self.s.scalar(select(exists().where(Person.id == person_id))) or False
+
+    def data_key(self, person_id: str) -> DataKey | None:
+        return self.s.get(DataKey, person_id)
+
+    def data_keys_not_under(self, key_id: str, limit: int) -> Sequence[DataKey]:
+        stmt = select(DataKey).where(DataKey.master_key_id != key_id).limit(limit)
+        return self.s.scalars(stmt).all()
+
+    def master_key_ids_in_use(self) -> set[str]:
+        return set(self.s.scalars(select(DataKey.master_key_id).distinct()))
+
+    def count_people(self) -> int:
+        return self.s.scalar(select(func.count()).select_from(Person)) or 0
+
+    # --- identifiers -------------------------------------------------------------------
+    def identifier_by_bidx(self, bidx: bytes) -> IdentifierRow | None:
+        return self.s.scalar(select(IdentifierRow).where(IdentifierRow.value_bidx == bidx))
+
+    def identifiers_of(self, person_id: str) -> Sequence[IdentifierRow]:
+        stmt = (
+            select(IdentifierRow)
+            .where(IdentifierRow.person_id == person_id)
+            .order_by(IdentifierRow.verified_at)
+        )
+        return self.s.scalars(stmt).all()
+
+    # --- profiles ----------------------------------------------------------------------
+    def profile(self, person_id: str) -> ProfileRow | None:
+        return self.s.get(ProfileRow, person_id)
+
+    # --- one-time codes ----------------------------------------------------------------
+    def latest_code(self, bidx: bytes, purpose: str) -> OneTimeCodeRow | None:
+        stmt = (
+            select(OneTimeCodeRow)
+            .where(OneTimeCodeRow.identifier_bidx == bidx, OneTimeCodeRow.purpose == purpose)
+            .order_by(OneTimeCodeRow.created_at.desc())
+            .limit(1)
+            .with_for_update()
+        )
+        return self.s.scalar(stmt)
+
+    def delete_codes(self, bidx: bytes, purpose: str) -> None:
+        self.s.execute(
+            delete(OneTimeCodeRow).where(
+                OneTimeCodeRow.identifier_bidx == bidx, OneTimeCodeRow.purpose == purpose
+            )
+        )
+
+    def purge_codes(self, now: datetime) -> int:
+        return self.s.execute(delete(OneTimeCodeRow).where(OneTimeCodeRow.expires_at <= now)).rowcount
+
+    # --- sessions ----------------------------------------------------------------------
+    def session_by_hash(self, token_hash: bytes) -> SessionRow | None:
+        return self.s.scalar(select(SessionRow).where(SessionRow.token_hash == token_hash))
+
+    def sessions_of(self, person_id: str) -> Sequence[SessionRow]:
+        return self.s.scalars(select(SessionRow).where(SessionRow.person_id == person_id)).all()
+
+    def delete_session(self, session_id: str) -> None:
+        self.s.execute(delete(SessionRow).where(SessionRow.id == session_id))
+
+    def delete_sessions_of(self, person_id: str) -> int:
+        return self.s.execute(delete(SessionRow).where(SessionRow.person_id == person_id)).rowcount
+
+    def touch_session(self, session_id: str, now: datetime, expires_at: datetime) -> None:
+        self.s.execute(
+            update(SessionRow)
+            .where(SessionRow.id == session_id)
+            .values(last_seen_at=now, expires_at=expires_at)
+        )
+
+    def purge_sessions(self, now: datetime) -> int:
+        return self.s.execute(delete(SessionRow).where(SessionRow.expires_at <= now)).rowcount
+
+    # --- friendships, requests, blocks ---------------------------------------------------
+    def are_friends(self, a: str, b: str) -> bool:
+        stmt = select(exists().where(Friendship.person_id == a, Friendship.friend_id == b))
+        return self.s.scalar(stmt) or False
+
+    def have_mutual_friend(self, a: str, b: str) -> bool:
+        f1, f2 = aliased(Friendship), aliased(Friendship)
+        stmt = select(
+            exists().where(f1.person_id == a, f2.person_id == f1.friend_id, f2.friend_id == b)
+        )
+        return self.s.scalar(stmt) or False
+
+    def is_blocked_between(self, a: str, b: str) -> bool:
+        stmt = select(
+            exists().where(
+                or_(
+                    and_(Block.blocker_id == a, Block.blocked_id == b),
+                    and_(Block.blocker_id == b, Block.blocked_id == a),
+                )
+            )
+        )
+        return self.s.scalar(stmt) or False
+
+    def friend_ids(self, person_id: str) -> list[str]:
+        stmt = select(Friendship.friend_id).where(Friendship.person_id == person_id)
+        return list(self.s.scalars(stmt))
+
+    def friends_page(self, person_id: str, after: str | None, limit: int) -> list[str]:
+        stmt = select(Friendship.friend_id).where(Friendship.person_id == person_id)
+        if after:
+            stmt = stmt.where(Friendship.friend_id > after)
+        return list(self.s.scalars(stmt.order_by(Friendship.friend_id).limit(limit)))
+
+    def add_friendship(self, a: str, b: str, now: datetime) -> None:
+        self.add(
+            Friendship(person_id=a, friend_id=b, created_at=now),
+            Friendship(person_id=b, friend_id=a, created_at=now),
+        )
+
+    def remove_friendship(self, a: str, b: str) -> int:
+        return self.s.execute(
+            delete(Friendship).where(
+                or_(
+                    and_(Friendship.person_id == a, Friendship.friend_id == b),
+                    and_(Friendship.person_id == b, Friendship.friend_id == a),
+                )
+            )
+        ).rowcount
+
+    def friend_request(self, from_id: str, to_id: str) -> FriendRequest | None:
+        stmt = select(FriendRequest).where(
+            FriendRequest.from_id == from_id, FriendRequest.to_id == to_id
+        )
+        return self.s.scalar(stmt)
+
+    def friend_request_by_id(self, request_id: str) -> FriendRequest | None:
+        return self.s.get(FriendRequest, request_id)
+
+    def friend_requests(self, person_id: str, incoming: bool) -> Sequence[FriendRequest]:
+        column = FriendRequest.to_id if incoming else FriendRequest.from_id
+        stmt = select(FriendRequest).where(column == person_id).order_by(FriendRequest.created_at)
+        return self.s.scalars(stmt).all()
+
+    def delete_requests_between(self, a: str, b: str) -> None:
+        self.s.execute(
+            delete(FriendRequest).where(
+                or_(
+                    and_(FriendRequest.from_id == a, FriendRequest.to_id == b),
+                    and_(FriendRequest.from_id == b, FriendRequest.to_id == a),
+                )
+            )
+        )
+
+    def block(self, blocker: str, blocked: str) -> Block | None:
+        return self.s.get(Block, (blocker, blocked))
+
+    def blocks_by(self, blocker: str) -> Sequence[Block]:
+        stmt = select(Block).where(Block.blocker_id == blocker).order_by(Block.created_at)
+        return self.s.scalars(stmt).all()
+
+    # --- conversations and messages --------------------------------------------------------
+    def conversation(self, conversation_id: str) -> Conversation | None:
+        return self.s.get(Conversation, conversation_id)
+
+    def conversation_between(self, a: str, b: str) -> Conversation | None:
+        stmt = select(Conversation).where(Conversation.person_a == a, Conversation.person_b == b)
+        return self.s.scalar(stmt)
+
+    def conversations_of(self, person_id: str) -> Sequence[Conversation]:
+        stmt = (
+            select(Conversation)
+            .where(or_(Conversation.person_a == person_id, Conversation.person_b == person_id))
+            .order_by(Conversation.created_at)
+        )
+        return self.s.scalars(stmt).all()
+
+    def messages(
+        self, conversation_id: str, now: datetime, after_id: int | None, limit: int
+    ) -> Sequence[Message]:
+        stmt = select(Message).where(
+            Message.conversation_id == conversation_id,
+            or_(Message.expires_at.is_(None), Message.expires_at > now),
+        )
+        if after_id is not None:
+            stmt = stmt.where(Message.id > after_id)
+        return self.s.scalars(stmt.order_by(Message.id).limit(limit)).all()
+
+    def purge_messages(self, now: datetime) -> int:
+        stmt = delete(Message).where(Message.expires_at.is_not(None), Message.expires_at <= now)
+        return self.s.execute(stmt).rowcount
+
+    # --- erasure -------------------------------------------------------------------------
+    def erase_person(self, person_id: str) -> dict[str, int]:
+        """Delete every row about a person. The data key goes first: from that statement on,
+        whatever copy of their ciphertext survives anywhere (a replica, a backup) is noise."""
+        counts: dict[str, int] = {}
+
+        def run(name: str, stmt: object) -> None:
+            counts[name] = self.s.execute(stmt).rowcount  # type: ignore[arg-type]
+
+        conv_ids = select(Conversation.id).where(
+            or_(Conversation.person_a == person_id, Conversation.person_b == person_id)
+        )
+        run("data_keys", delete(DataKey).where(DataKey.person_id == person_id))
+        run("messages", delete(Message).where(
+            or_(Message.conversation_id.in_(conv_ids), Message.sender_id == person_id)))
+        run("conversations", delete(Conversation).where(
+            or_(Conversation.person_a == person_id, Conversation.person_b == person_id)))
+        run("friendships", delete(Friendship).where(
+            or_(Friendship.person_id == person_id, Friendship.friend_id == person_id)))
+        run("friend_requests", delete(FriendRequest).where(
+            or_(FriendRequest.from_id == person_id, FriendRequest.to_id == person_id)))
+        run("blocks", delete(Block).where(
+            or_(Block.blocker_id == person_id, Block.blocked_id == person_id)))
+        run("sessions", delete(SessionRow).where(SessionRow.person_id == person_id))
+        run("one_time_codes", delete(OneTimeCodeRow).where(OneTimeCodeRow.person_id == person_id))
+        run("identifiers", delete(IdentifierRow).where(IdentifierRow.person_id == person_id))
+        run("profiles", delete(ProfileRow).where(ProfileRow.person_id == person_id))
+        run("persons", delete(Person).where(Person.id == person_id))
+        return counts
+
+    # --- outbox (development delivery) -----------------------------------------------------
+    def outbox(self, limit: int) -> Sequence[OutboxRow]:
+        return self.s.scalars(select(OutboxRow).order_by(OutboxRow.id.desc()).limit(limit)).all()
+
+    # --- bulk loading (demo population, benchmarks) ----------------------------------------
+    def bulk_insert(self, table: type, rows: Iterable[dict[str, object]]) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        dialect = self.s.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        self.s.execute(insert(table).on_conflict_do_nothing(), rows)
+
+
+class SqlSocialGraph:
+    """The core's `SocialGraph` port answered by the database in the caller's transaction."""
+
+    def __init__(self, repo: Repository) -> None:
+        self._repo = repo
+
+    def is_blocked_between(self, a: str, b: str) -> bool:
+        return self._repo.is_blocked_between(a, b)
+
+    def are_friends(self, a: str, b: str) -> bool:
+        return self._repo.are_friends(a, b)
+
+    def have_mutual_friend(self, a: str, b: str) -> bool:
+        return self._repo.have_mutual_friend(a, b)

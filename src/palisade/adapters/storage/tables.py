@@ -1,0 +1,199 @@
+"""The schema. Every column that holds PII is ciphertext (`*_ct`) or a blind index (`*_bidx`).
+
+Plaintext columns hold only what is not personal data by itself: random ids, timestamps,
+audience settings, counters.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ID = String(32)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Person(Base):
+    __tablename__ = "persons"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+
+
+class DataKey(Base):
+    """A person's data key, wrapped by a master key. Deleting this row crypto-shreds them."""
+
+    __tablename__ = "data_keys"
+    person_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True
+    )
+    master_key_id: Mapped[str] = mapped_column(String(64), index=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class IdentifierRow(Base):
+    __tablename__ = "identifiers"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    person_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("persons.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(8))
+    value_bidx: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    value_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProfileRow(Base):
+    __tablename__ = "profiles"
+    person_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True
+    )
+    fields_ct: Mapped[bytes] = mapped_column(LargeBinary)  # sealed JSON of the edited fields
+    audiences: Mapped[dict[str, str]] = mapped_column(JSON)  # field -> audience (not PII)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OneTimeCodeRow(Base):
+    __tablename__ = "one_time_codes"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    identifier_bidx: Mapped[bytes] = mapped_column(LargeBinary(32))
+    purpose: Mapped[str] = mapped_column(String(32))
+    person_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("persons.id", ondelete="CASCADE")
+    )
+    code_mac: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = (Index("ix_one_time_codes_lookup", "identifier_bidx", "purpose"),)
+
+
+class SessionRow(Base):
+    __tablename__ = "sessions"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    person_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("persons.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    method: Mapped[str] = mapped_column(String(16))
+
+
+class FriendRequest(Base):
+    __tablename__ = "friend_requests"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    from_id: Mapped[str] = mapped_column(ID, ForeignKey("persons.id", ondelete="CASCADE"))
+    to_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("persons.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (UniqueConstraint("from_id", "to_id", name="uq_friend_requests_pair"),)
+
+
+class Friendship(Base):
+    """Stored in both directions, so 'friends of X' is one index range."""
+
+    __tablename__ = "friendships"
+    person_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True
+    )
+    friend_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (Index("ix_friendships_friend_person", "friend_id", "person_id"),)
+
+
+class Block(Base):
+    __tablename__ = "blocks"
+    blocker_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True
+    )
+    blocked_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (Index("ix_blocks_blocked_blocker", "blocked_id", "blocker_id"),)
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    person_a: Mapped[str] = mapped_column(ID, ForeignKey("persons.id", ondelete="CASCADE"))
+    person_b: Mapped[str] = mapped_column(
+        ID, ForeignKey("persons.id", ondelete="CASCADE"), index=True
+    )
+    disappearing_seconds: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (UniqueConstraint("person_a", "person_b", name="uq_conversations_pair"),)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    sender_id: Mapped[str] = mapped_column(ID, ForeignKey("persons.id", ondelete="CASCADE"))
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)  # sealed under the sender's data key
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+
+
+class OutboxRow(Base):
+    """Development delivery: what would have been sent, sealed under the outbox key."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,111 @@
+"""The one place that wires adapters into services. Entry points call `build` and nothing
+else constructs infrastructure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from sqlalchemy import Engine
+
+from palisade.adapters.crypto.blind_index import BlindIndex
+from palisade.adapters.crypto.envelope import Envelope
+from palisade.adapters.crypto.keyring import Keyring, KeyringError, KeyringSource
+from palisade.adapters.delivery.codes import (
+    CodeDelivery,
+    OutboxDelivery,
+    RoutedDelivery,
+    SmtpDelivery,
+    WebhookSmsDelivery,
+)
+from palisade.adapters.limits.counters import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from palisade.adapters.passwords import Passwords
+from palisade.adapters.storage.database import UnitOfWork, make_engine, migrate
+from palisade.config import Settings
+from palisade.services.accounts import Accounts
+from palisade.services.clock import Clock, system_clock
+from palisade.services.maintenance import Maintenance
+from palisade.services.messaging import Messaging
+from palisade.services.people import PersonKeys
+from palisade.services.profiles import Profiles
+from palisade.services.social import Social
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    engine: Engine
+    uow: UnitOfWork
+    keyrings: KeyringSource
+    envelope: Envelope
+    limiter: RateLimiter
+    delivery: CodeDelivery
+    outbox: OutboxDelivery
+    accounts: Accounts
+    profiles: Profiles
+    social: Social
+    messaging: Messaging
+    maintenance: Maintenance
+    clock: Clock
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def initialise(settings: Settings) -> bool:
+    """Create the home folder, the keyring (if none) and the schema. Returns True if a new
+    keyring was made. Safe to run again."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    created = False
+    if settings.keyring is None:
+        path = settings.resolved_keys_file
+        if not path.exists():
+            Keyring.generate().save(path)
+            created = True
+    migrate(settings.resolved_database_url)
+    return created
+
+
+def _delivery(settings: Settings, keyrings: KeyringSource,
+              outbox: OutboxDelivery) -> CodeDelivery:
+    if settings.delivery == "outbox":
+        return outbox
+    if not settings.sms_webhook_url:
+        raise KeyringError("PALISADE_DELIVERY=external needs PALISADE_SMS_WEBHOOK_URL")
+    email = SmtpDelivery(settings.smtp_host, settings.smtp_port, settings.smtp_sender,
+                         settings.smtp_username,
+                         settings.smtp_password.get_secret_value()
+                         if settings.smtp_password else None, settings.smtp_starttls)
+    sms = WebhookSmsDelivery(settings.sms_webhook_url, keyrings.get().secrets["outbox"])
+    return RoutedDelivery(email=email, sms=sms)
+
+
+def build(settings: Settings | None = None, clock: Clock = system_clock,
+          limiter: RateLimiter | None = None, passwords: Passwords | None = None) -> Platform:
+    settings = settings or Settings()
+    keyrings = KeyringSource(
+        None if settings.keyring else settings.resolved_keys_file,
+        settings.keyring.get_secret_value() if settings.keyring else None,
+    )
+    engine = make_engine(settings.resolved_database_url)
+    uow = UnitOfWork(engine)
+    envelope = Envelope(keyrings)
+    if limiter is None:
+        limiter = (RedisRateLimiter(redis.Redis.from_url(settings.redis_url))
+                   if settings.redis_url else MemoryRateLimiter())
+    outbox = OutboxDelivery(lambda: keyrings.get().secrets["outbox"])
+    delivery = _delivery(settings, keyrings, outbox)
+    keys = PersonKeys(envelope)
+    # The blind-index key is read once: re-keying it means recomputing every index (not
+    # supported online), so it is deliberately not rotated with the master keys.
+    blind_index = BlindIndex(keyrings.get().secrets["blind_index"])
+    accounts = Accounts(settings, uow, keys, blind_index,
+                        lambda: keyrings.get().secrets["one_time_codes"],
+                        passwords or Passwords(), limiter, delivery, clock)
+    return Platform(
+        settings=settings, engine=engine, uow=uow, keyrings=keyrings, envelope=envelope,
+        limiter=limiter, delivery=delivery, outbox=outbox, accounts=accounts,
+        profiles=Profiles(uow, keys, clock), social=Social(uow, clock),
+        messaging=Messaging(uow, keys, clock),
+        maintenance=Maintenance(uow, envelope, keyrings, clock), clock=clock,
+    )

@@ -1,0 +1,56 @@
+"""Configuration from the environment and `.env` (pydantic-settings), prefix PALISADE_."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PALISADE_", env_file=".env", extra="ignore")
+
+    home: Path = Field(Path(".palisade"), description="Where the SQLite database and keys live.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default SQLite in PALISADE_HOME. "
+        "Production: postgresql+psycopg://user@host/db")
+    redis_url: str | None = Field(
+        None, description="Shared limits for several processes; unset = in-process state.")
+    keys_file: Path | None = Field(None, description="Keyring JSON; default PALISADE_HOME/keys.json")
+    keyring: SecretStr | None = Field(
+        None, description="The keyring JSON itself, for deployments that inject secrets.")
+    default_region: str = Field("US", description="Region for phone numbers written without +CC.")
+
+    delivery: Literal["outbox", "external"] = "outbox"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_sender: str = "Palisade <no-reply@localhost>"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    sms_webhook_url: str | None = None
+
+    code_ttl_seconds: int = 600
+    code_resend_interval_seconds: int = 30
+    code_sends_per_identifier_per_hour: int = 5
+    code_sends_per_address_per_hour: int = 30
+    password_attempts_per_identifier_per_15min: int = 10
+    session_idle_days: int = 30
+    purge_interval_seconds: int = 60
+    trusted_proxies: list[str] = Field(default_factory=list)
+    log_level: str = "INFO"
+
+    @field_validator("default_region")
+    @classmethod
+    def _region_upper(cls, value: str) -> str:
+        return value.upper()
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'palisade.db').resolve()}"
+
+    @property
+    def resolved_keys_file(self) -> Path:
+        return self.keys_file or self.home / "keys.json"

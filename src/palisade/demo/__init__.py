@@ -1,0 +1,1 @@
+"""A synthetic demo population: people, a clustered friendship graph, messages."""

@@ -1,0 +1,169 @@
+"""The `palisade` command (Typer + Rich). Configuration comes from the environment / .env."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from palisade.adapters.crypto.blind_index import BlindIndex
+from palisade.adapters.storage.repository import Repository
+from palisade.bootstrap import Platform, build, initialise
+from palisade.config import Settings
+from palisade.domain.identifiers import Identifier, IdentifierKind
+
+app = typer.Typer(help="Palisade: personal data served under its owners' rules.",
+                  no_args_is_help=True, add_completion=False)
+keys_app = typer.Typer(help="Manage the master keys that wrap every person's data key.",
+                       no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+console = Console()
+
+
+def _platform() -> Platform:
+    settings = Settings()
+    initialise(settings)
+    return build(settings)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console)
+
+
+@app.command()
+def init() -> None:
+    """Create the home folder, the keyring (if none) and the database schema. Idempotent."""
+    settings = Settings()
+    created = initialise(settings)
+    where = "PALISADE_KEYRING" if settings.keyring else str(settings.resolved_keys_file)
+    console.print(f"[green]Ready.[/] Database migrated; keyring {'created at' if created else 'at'}"
+                  f" {where}.")
+
+
+@app.command()
+def serve(host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+          workers: Annotated[int, typer.Option(help="Server processes (use PostgreSQL and "
+                                               "Redis when more than one)")] = 1) -> None:
+    """Run the HTTP API (migrating the database first)."""
+    import uvicorn
+
+    settings = Settings()
+    initialise(settings)
+    if workers > 1 and not settings.redis_url:
+        console.print("[yellow]Several workers without PALISADE_REDIS_URL: rate limits are "
+                      "per process.[/]")
+    uvicorn.run("palisade.entrypoints.http.app:app_from_environment", factory=True, host=host,
+                port=port, workers=workers, log_level="warning", access_log=False,
+                proxy_headers=False)  # X-Forwarded-For is handled by our trusted-proxy rule
+
+
+@app.command()
+def demo(people: Annotated[int, typer.Option(help="How many synthetic people")] = 10_000,
+         seed: Annotated[int, typer.Option(help="Random seed")] = 2026) -> None:
+    """Load a synthetic demo population (once; running again only reprints how to sign in)."""
+    from palisade.demo.population import DEMO_EMAIL, DEMO_FRIEND_PHONE, DEMO_PHONE, generate, load
+
+    platform = _platform()
+    settings = platform.settings
+    creds_path = settings.home / "demo-credentials.json"
+    bidx = BlindIndex(platform.keyrings.get().secrets["blind_index"])
+    with platform.uow() as session:
+        loaded = Repository(session).identifier_by_bidx(
+            bidx.of(Identifier(IdentifierKind.PHONE, DEMO_PHONE))) is not None
+    if loaded and creds_path.exists():
+        console.print("The demo population is already loaded.")
+    else:
+        with console.status(f"Generating {people:,} synthetic people…"):
+            population = generate(people, seed)
+        with _progress() as progress, platform.uow() as session:
+            task = progress.add_task("Encrypting and loading", total=people)
+            load(Repository(session), population, platform.envelope, bidx,
+                 progress=lambda k: progress.advance(task, k))
+        password = secrets.token_urlsafe(12)
+        for phone in (DEMO_PHONE, DEMO_FRIEND_PHONE):
+            with platform.uow() as session:
+                row = Repository(session).identifier_by_bidx(
+                    bidx.of(Identifier(IdentifierKind.PHONE, phone)))
+                assert row is not None
+                person = Repository(session).person(row.person_id)
+                assert person is not None
+                person.password_hash = platform.accounts.passwords.hash(password)
+        fd = os.open(creds_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"password": password}, fh)
+        edges = sum(1 for _ in population.edges())
+        console.print(f"[green]Loaded[/] {people:,} people, {edges:,} friendships, "
+                      f"{len(population.conversations):,} conversations.")
+    password = json.loads(creds_path.read_text())["password"]
+    console.print(
+        f"\nSign in as the demo person ({DEMO_PHONE} or {DEMO_EMAIL}) with password "
+        f"[bold]{password}[/] — or ask for a one-time code and read it with `palisade outbox`:\n"
+        f"  curl -s -X POST http://127.0.0.1:8000/v1/auth/sessions -H 'content-type: "
+        f"application/json' \\\n    -d '{{\"identifier\": \"{DEMO_PHONE}\", \"password\": "
+        f"\"{password}\"}}'\n"
+        f"Their friend {DEMO_FRIEND_PHONE} has the same password. API docs: "
+        "http://127.0.0.1:8000/docs", soft_wrap=True)
+    platform.close()
+
+
+@keys_app.command("rotate")
+def keys_rotate(batch: Annotated[int, typer.Option(help="Data keys per transaction")] = 500
+                ) -> None:
+    """Make a new master key and re-wrap every data key under it, while reads go on."""
+    platform = _platform()
+    with _progress() as progress:
+        task = progress.add_task("Re-wrapping data keys", total=None)
+        report = platform.maintenance.rotate_master_key(
+            batch, lambda done, total: progress.update(task, completed=done, total=total))
+    console.print(f"[green]Rotated.[/] Current master key {report.new_key_id}; "
+                  f"{report.rewrapped:,} data keys re-wrapped. Run `palisade keys prune` "
+                  "once every server has picked up the new keyring (within seconds).")
+    platform.close()
+
+
+@keys_app.command("prune")
+def keys_prune() -> None:
+    """Remove master keys that no data key is wrapped under any more."""
+    platform = _platform()
+    removed = platform.maintenance.prune_master_keys()
+    console.print(f"Removed {len(removed)} unused master key(s): {', '.join(removed) or '-'}")
+    platform.close()
+
+
+@app.command()
+def purge() -> None:
+    """Delete disappeared messages, expired codes and ended sessions now."""
+    platform = _platform()
+    report = platform.maintenance.purge()
+    console.print(f"Purged {report.messages} messages, {report.codes} codes, "
+                  f"{report.sessions} sessions.")
+    platform.close()
+
+
+@app.command()
+def outbox(limit: Annotated[int, typer.Option(help="How many, newest first")] = 10) -> None:
+    """Show codes 'sent' in development mode (PALISADE_DELIVERY=outbox)."""
+    platform = _platform()
+    with platform.uow() as session:
+        rows = platform.outbox.read(Repository(session), limit)
+    table = Table("at", "channel", "to", "text")
+    for row in rows:
+        table.add_row(row["at"][:19], row["channel"], row["to"], row["text"])
+    console.print(table)
+    platform.close()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The HTTP API under /v1. The OpenAPI document it serves is the contract."""

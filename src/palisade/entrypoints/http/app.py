@@ -1,0 +1,110 @@
+"""The FastAPI application: routers, problem handlers, security headers, metrics, and the
+background purge of disappeared messages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from palisade import __version__
+from palisade.bootstrap import Platform, build
+from palisade.config import Settings
+from palisade.entrypoints.http import problems
+from palisade.entrypoints.http.routers import auth, conversations, me, people, social
+from palisade.logging import configure, get_logger
+
+log = get_logger("palisade.http")
+
+REQUESTS = Counter("palisade_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram("palisade_http_request_seconds", "HTTP request latency", ["route"],
+                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+PURGED = Counter("palisade_purged_messages_total", "Disappeared messages deleted")
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",  # personal data must not sit in shared caches
+}
+
+
+async def _purge_loop(platform: Platform) -> None:
+    interval = max(1, platform.settings.purge_interval_seconds)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            report = await run_in_threadpool(platform.maintenance.purge)
+            PURGED.inc(report.messages)
+        except Exception as exc:  # keep purging on the next tick; never crash the server
+            log.error("purge_failed", error_type=type(exc).__name__)
+
+
+def create_app(platform: Platform) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_purge_loop(platform))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = FastAPI(
+        title="Palisade",
+        version=__version__,
+        description="People's profiles, relationships and messages, served under their "
+        "own rules. Errors are RFC 9457 problem documents.",
+        lifespan=lifespan,
+    )
+    app.state.platform = platform
+    problems.install(app)
+    for module in (auth, me, people, social, conversations):
+        app.include_router(module.router)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        response: Response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")  # template, no ids
+        elapsed = time.perf_counter() - started
+        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        LATENCY.labels(route).observe(elapsed)
+        for header, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(header, value)
+        if response.status_code >= 500:
+            log.warning("request", method=request.method, route=route,
+                        status=response.status_code, ms=round(elapsed * 1000, 2))
+        return response
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/metrics", tags=["operations"], include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/v1/problems/{code}", tags=["operations"])
+    def problem_type(code: str) -> JSONResponse:
+        """What a problem `type` means (RFC 9457 §3.1.1 suggests the URI be resolvable)."""
+        title = problems.PROBLEM_TYPES.get(code)
+        if title is None:
+            return problems.problem(404, "not-found", "Not found", "No such problem type.")
+        return JSONResponse({"type": problems.TYPE_BASE + code, "title": title})
+
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for `uvicorn --factory` (and `palisade serve`): settings from the environment."""
+    settings = Settings()
+    configure(settings.log_level)
+    return create_app(build(settings))

@@ -1,0 +1,160 @@
+"""Request and response bodies: the API contract as it appears in OpenAPI."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from palisade.domain.access import Relationship
+from palisade.domain.profile import Audience, ProfileField
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CodeRequest(Strict):
+    identifier: str = Field(max_length=320, examples=["+1 201 555 0100", "ada@example.com"])
+
+
+class CodeSentOut(BaseModel):
+    sent_to: str = Field(description="Masked: enough to recognise, not to read back")
+    expires_in_seconds: int
+
+
+class SignInRequest(Strict):
+    identifier: str = Field(max_length=320)
+    code: str | None = Field(None, max_length=16, description="The one-time code, or…")
+    password: str | None = Field(None, max_length=1024, description="…a password, if set")
+
+
+class SessionOut(BaseModel):
+    token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    person_id: str
+    created: bool = Field(description="True when this sign-in registered a new person")
+    expires_at: datetime
+
+
+class SessionInfo(BaseModel):
+    id: str
+    method: str
+    created_at: datetime
+    last_seen_at: datetime
+    current: bool
+
+
+class ProfileFields(BaseModel):
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    birthday: str | None = None
+    location: str | None = None
+    bio: str | None = None
+    relationship_status: str | None = None
+    photo_url: str | None = None
+
+
+class ProfileOut(BaseModel):
+    person_id: str
+    relationship: Relationship
+    fields: ProfileFields
+
+
+class OwnProfileOut(BaseModel):
+    person_id: str
+    fields: ProfileFields
+    audiences: dict[ProfileField, Audience]
+
+
+class ProfileUpdate(Strict):
+    fields: dict[ProfileField, str | None] = Field(
+        default_factory=dict, description="null clears a field")
+    audiences: dict[ProfileField, Audience] = Field(default_factory=dict)
+
+
+class ViewAsOut(BaseModel):
+    viewed_as: str = Field(description="everyone, friends_of_friends, friends, or person")
+    fields: ProfileFields
+    note: str = "A preview only: no session or token was created for anyone."
+
+
+class IdentifierOut(BaseModel):
+    id: str
+    kind: Literal["phone", "email"]
+    value: str
+    verified_at: datetime
+
+
+class IdentifierVerify(Strict):
+    identifier: str = Field(max_length=320)
+    code: str = Field(max_length=16)
+
+
+class PasswordChange(Strict):
+    new_password: str = Field(max_length=1024)
+    current_password: str | None = Field(None, max_length=1024)
+
+
+class PersonRef(Strict):
+    person_id: str = Field(max_length=64)
+
+
+class FriendRequestResult(BaseModel):
+    status: Literal["pending", "friends"]
+    request_id: str | None
+
+
+class FriendRequestOut(BaseModel):
+    id: str
+    from_person: str
+    to_person: str
+    created_at: datetime
+
+
+class FriendOut(BaseModel):
+    person_id: str
+    name: str | None
+
+
+class FriendsPage(BaseModel):
+    friends: list[FriendOut]
+    next_after: str | None
+
+
+class BlockOut(BaseModel):
+    person_id: str
+    created_at: datetime
+
+
+class ConversationOut(BaseModel):
+    id: str
+    with_person: str
+    disappearing_seconds: int | None
+    created_at: datetime
+
+
+class TimerUpdate(Strict):
+    disappearing_seconds: int | None = Field(
+        description="5 s to 365 days; 0 or null switches the timer off")
+
+
+class MessageIn(Strict):
+    body: str = Field(max_length=10_000)
+
+
+class MessageOut(BaseModel):
+    id: int
+    sender_id: str
+    body: str
+    sent_at: datetime
+    expires_at: datetime | None
+
+
+class ErasureReceipt(BaseModel):
+    person_id: str
+    erased_at: datetime
+    data_key_destroyed: bool
+    rows_deleted: dict[str, int]

@@ -1,0 +1,85 @@
+"""Housekeeping and whole-store operations: purge, erasure, master-key rotation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from palisade.adapters.crypto.envelope import Envelope
+from palisade.adapters.crypto.keyring import KeyringSource
+from palisade.adapters.storage.database import UnitOfWork
+from palisade.adapters.storage.repository import Repository
+from palisade.domain.errors import NotFound
+from palisade.services.clock import Clock
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    messages: int
+    codes: int
+    sessions: int
+
+
+@dataclass(frozen=True)
+class RotationReport:
+    new_key_id: str
+    rewrapped: int
+
+
+class Maintenance:
+    def __init__(self, uow: UnitOfWork, envelope: Envelope, keyrings: KeyringSource,
+                 clock: Clock) -> None:
+        self.uow = uow
+        self.envelope = envelope
+        self.keyrings = keyrings
+        self.clock = clock
+
+    def purge(self) -> PurgeReport:
+        """Delete disappeared messages, dead codes and ended sessions."""
+        now = self.clock()
+        with self.uow() as session:
+            repo = Repository(session)
+            return PurgeReport(repo.purge_messages(now), repo.purge_codes(now),
+                               repo.purge_sessions(now))
+
+    def erase(self, person_id: str) -> dict[str, int]:
+        """Crypto-shred and delete everything about a person, in one transaction."""
+        with self.uow() as session:
+            repo = Repository(session)
+            if not repo.person_exists(person_id):
+                raise NotFound("No such person.")
+            return repo.erase_person(person_id)
+
+    def rotate_master_key(self, batch: int = 500,
+                          progress: Callable[[int, int], None] | None = None) -> RotationReport:
+        """Make a new current master key, then re-wrap every data key under it, batch by
+        batch, each batch its own short transaction. Reads go on throughout: a data key is
+        readable under its old master key until its batch commits, and other processes pick up
+        the new keyring from the file. Old master keys stay in the keyring until `prune`."""
+        ring = self.keyrings.get().with_new_master()
+        self.keyrings.replace(ring)
+        with self.uow() as session:
+            total = Repository(session).count_people()
+        done = 0
+        while True:
+            with self.uow() as session:
+                rows = Repository(session).data_keys_not_under(ring.current, batch)
+                for row in rows:
+                    key = self.envelope.unwrap(row.person_id, row.master_key_id, row.wrapped)
+                    row.master_key_id, row.wrapped = self.envelope.wrap(row.person_id, key)
+            done += len(rows)
+            if progress:
+                progress(done, total)
+            if len(rows) < batch:
+                break
+        return RotationReport(ring.current, done)
+
+    def prune_master_keys(self) -> list[str]:
+        """Remove master keys that no data key is wrapped under any more."""
+        ring = self.keyrings.refresh()
+        with self.uow() as session:
+            in_use = Repository(session).master_key_ids_in_use()
+        unused = {k for k in ring.master_keys if k not in in_use and k != ring.current}
+        if unused:
+            self.keyrings.replace(ring.without_masters(unused))
+        return sorted(unused)

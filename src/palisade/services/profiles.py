@@ -1,0 +1,189 @@
+"""Profiles: the owner's view and edits, other people's reads, and View As.
+
+Every read goes through `_render`, which asks the core's access decision for each field; no
+other code path returns profile values. View As renders the owner's own profile through the
+same function with a hypothetical relationship: it creates no session or token, and returns
+nothing about the person named.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from palisade.adapters.storage.database import UnitOfWork
+from palisade.adapters.storage.repository import Repository, SqlSocialGraph
+from palisade.domain.access import Relationship, relationship_between, visible_fields
+from palisade.domain.errors import InvalidInput, NotFound
+from palisade.domain.identifiers import IdentifierKind
+from palisade.domain.profile import (
+    EDITABLE_FIELDS,
+    MAX_LENGTH,
+    RELATIONSHIP_STATUSES,
+    Audience,
+    ProfileField,
+    audiences_with_defaults,
+)
+from palisade.services.clock import Clock
+from palisade.services.people import PersonKeys
+
+NOT_FOUND = "No such person."  # the same words for absent, erased and blocked
+
+
+@dataclass(frozen=True)
+class RenderedProfile:
+    person_id: str
+    relationship: Relationship
+    fields: dict[str, str]
+
+
+_URL = re.compile(r"^https://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+
+
+def validate_field(field: ProfileField, value: str | None, today: date) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field.value} must be text.")
+    value = value.strip()
+    limit = MAX_LENGTH.get(field)
+    if limit and len(value) > limit:
+        raise InvalidInput(f"{field.value} can be at most {limit} characters.")
+    if field is ProfileField.BIRTHDAY:
+        try:
+            born = date.fromisoformat(value)
+        except ValueError:
+            raise InvalidInput("birthday must be a date written YYYY-MM-DD.") from None
+        if not date(1900, 1, 1) <= born <= today:
+            raise InvalidInput("birthday must be between 1900-01-01 and today.")
+        return born.isoformat()
+    if field is ProfileField.RELATIONSHIP_STATUS and value not in RELATIONSHIP_STATUSES:
+        raise InvalidInput("relationship_status must be one of: "
+                           + ", ".join(RELATIONSHIP_STATUSES) + ".")
+    if field is ProfileField.PHOTO_URL and not _URL.match(value):
+        raise InvalidInput("photo_url must be an https:// address.")
+    if field is ProfileField.NAME and not value:
+        raise InvalidInput("name cannot be blank.")
+    return value
+
+
+class Profiles:
+    def __init__(self, uow: UnitOfWork, keys: PersonKeys, clock: Clock) -> None:
+        self.uow = uow
+        self.keys = keys
+        self.clock = clock
+
+    def _render(self, repo: Repository, subject_id: str,
+                relationship: Relationship) -> RenderedProfile:
+        row = repo.profile(subject_id)
+        if row is None:
+            raise NotFound(NOT_FOUND)
+        audiences = audiences_with_defaults(row.audiences)
+        allowed = visible_fields(relationship, audiences)
+        values: dict[str, str] = {}
+        if allowed:  # decrypt only when something may be shown, and only what may be shown
+            key = self.keys.data_key(repo, subject_id)
+            if allowed & EDITABLE_FIELDS:
+                stored = self.keys.open_fields(key, row)
+                values.update({f.value: stored[f.value] for f in allowed & EDITABLE_FIELDS
+                               if stored.get(f.value) is not None})
+            wanted = {IdentifierKind(f.value) for f in allowed
+                      if f in (ProfileField.PHONE, ProfileField.EMAIL)}
+            if wanted:
+                for ident in repo.identifiers_of(subject_id):  # oldest verified first
+                    kind = IdentifierKind(ident.kind)
+                    if kind in wanted and kind.value not in values:
+                        values[kind.value] = self.keys.open_identifier(key, ident)
+        return RenderedProfile(subject_id, relationship, values)
+
+    def read(self, viewer_id: str | None, subject_id: str) -> RenderedProfile:
+        with self.uow() as session:
+            repo = Repository(session)
+            relationship = relationship_between(viewer_id, subject_id, SqlSocialGraph(repo))
+            if relationship is Relationship.BLOCKED:
+                raise NotFound(NOT_FOUND)
+            return self._render(repo, subject_id, relationship)
+
+    def own(self, person_id: str) -> tuple[RenderedProfile, dict[ProfileField, Audience]]:
+        with self.uow() as session:
+            repo = Repository(session)
+            rendered = self._render(repo, person_id, Relationship.SELF)
+            row = repo.profile(person_id)
+            assert row is not None
+            return rendered, audiences_with_defaults(row.audiences)
+
+    def update(self, person_id: str, fields: dict[str, str | None],
+               audiences: dict[str, str]) -> None:
+        today = self.clock().date()
+        changes: dict[ProfileField, str | None] = {}
+        for name, value in fields.items():
+            try:
+                field = ProfileField(name)
+            except ValueError:
+                raise InvalidInput(f"Unknown profile field {name!r}.") from None
+            if field not in EDITABLE_FIELDS:
+                raise InvalidInput(f"{name} comes from your verified identifiers; add or remove "
+                                   "those instead.")
+            changes[field] = validate_field(field, value, today)
+        new_audiences: dict[str, str] = {}
+        for name, value in audiences.items():
+            try:
+                new_audiences[ProfileField(name).value] = Audience(value).value
+            except ValueError:
+                raise InvalidInput(f"Unknown field or audience: {name!r} -> {value!r}. "
+                                   "Audiences: " + ", ".join(a.value for a in Audience)) from None
+        with self.uow() as session:
+            repo = Repository(session)
+            row = repo.profile(person_id)
+            if row is None:
+                raise NotFound(NOT_FOUND)
+            if changes:
+                key = self.keys.data_key(repo, person_id)
+                stored = self.keys.open_fields(key, row)
+                for field, value in changes.items():
+                    if value is None:
+                        stored.pop(field.value, None)
+                    else:
+                        stored[field.value] = value
+                row.fields_ct = self.keys.seal_fields(key, person_id, stored)
+            if new_audiences:
+                row.audiences = {**(row.audiences or {}), **new_audiences}
+            row.updated_at = self.clock()
+
+    def view_as(self, owner_id: str, audience: Audience | None = None,
+                person_id: str | None = None) -> RenderedProfile:
+        """The owner's profile as a chosen audience, or one named person, would see it."""
+        with self.uow() as session:
+            repo = Repository(session)
+            if person_id is not None:
+                relationship = relationship_between(person_id, owner_id, SqlSocialGraph(repo))
+                # Unknown, erased or blocked-in-either-direction people render as the public
+                # would see it: the answer never says which of those the other person is.
+                if relationship in (Relationship.BLOCKED, Relationship.SELF) or \
+                        not repo.person_exists(person_id):
+                    relationship = Relationship.STRANGER
+            else:
+                relationship = {
+                    Audience.EVERYONE: Relationship.STRANGER,
+                    Audience.FRIENDS_OF_FRIENDS: Relationship.FRIEND_OF_FRIEND,
+                    Audience.FRIENDS: Relationship.FRIEND,
+                    Audience.ONLY_ME: Relationship.SELF,
+                    None: Relationship.STRANGER,
+                }[audience]
+            return self._render(repo, owner_id, relationship)
+
+    def names_for_friend(self, viewer_id: str, person_ids: list[str]) -> dict[str, str]:
+        """Names of people as `viewer_id` may see them (for friend lists), one decision each."""
+        names: dict[str, str] = {}
+        with self.uow() as session:
+            repo = Repository(session)
+            graph = SqlSocialGraph(repo)
+            for pid in person_ids:
+                relationship = relationship_between(viewer_id, pid, graph)
+                if relationship is Relationship.BLOCKED:
+                    continue
+                name = self._render(repo, pid, relationship).fields.get(ProfileField.NAME.value)
+                if name is not None:
+                    names[pid] = name
+        return names
