@@ -1,0 +1,251 @@
+"""Shared fixtures: a fresh database per backend (SQLite always; PostgreSQL when it answers,
+required when CI=true), a movable clock, a platform wired like production, a live server."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+import sqlalchemy as sa
+
+from argon2 import PasswordHasher
+
+from palisade.adapters.limits.counters import MemoryRateLimiter
+from palisade.adapters.passwords import Passwords
+from palisade.adapters.storage.repository import Repository
+from palisade.bootstrap import Platform, build, initialise
+from palisade.config import Settings
+
+CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES_URL = os.environ.get("PALISADE_TEST_POSTGRES_URL",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("PALISADE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _service_missing(what: str, why: Exception) -> None:
+    message = f"{what} is not reachable ({type(why).__name__}: {why})"
+    if CI:
+        pytest.fail(f"{message}; with CI=true the {what} tests are required", pytrace=False)
+    pytest.skip(f"{message}; set it up to run these tests")
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[sa.Engine]:
+    engine = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        engine.dispose()
+        _service_missing("PostgreSQL", exc)
+    yield engine
+    engine.dispose()
+
+
+def fresh_postgres_database(admin: sa.Engine) -> tuple[str, str]:
+    name = "palisade_test_" + secrets.token_hex(6)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    return name, admin.url.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(admin: sa.Engine, name: str) -> None:
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                 ) -> Iterator[str]:
+    """One migrated database per backend for the session; tests make their own people."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'palisade.db'}"
+        yield url
+        return
+    admin = request.getfixturevalue("postgres_admin")
+    name, url = fresh_postgres_database(admin)
+    yield url
+    drop_postgres_database(admin, name)
+
+
+@pytest.fixture(scope="session")
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except Exception as exc:  # noqa: BLE001
+        _service_missing("Redis", exc)
+    yield client
+    client.close()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+    def timestamp(self) -> float:
+        return self.now.timestamp()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(scope="session")
+def home(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Path:
+    """One home (keyring) per database: a key rotation in one cannot strand the other."""
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url: str, home: Path) -> str:
+    initialise(Settings(home=home, database_url=database_url, _env_file=None))
+    return database_url
+
+
+@pytest.fixture(scope="session")
+def passwords() -> Passwords:
+    # Cheap argon2id parameters for tests only; production uses the library's RFC 9106 profile.
+    return Passwords(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+@pytest.fixture
+def settings(migrated: str, home: Path) -> Settings:
+    return Settings(home=home, database_url=migrated, _env_file=None,
+                    code_sends_per_address_per_hour=10_000)
+
+
+@pytest.fixture
+def platform(settings: Settings, clock: FakeClock, passwords: Passwords) -> Iterator[Platform]:
+    p = build(settings, clock=clock, limiter=MemoryRateLimiter(clock.timestamp),
+              passwords=passwords)
+    yield p
+    p.close()
+
+
+_numbers = iter(range(10**9))
+
+
+_run_offset = secrets.randbelow(2000) * 1000  # separate runs against one database differ
+
+
+def unique_phone() -> str:
+    """A fresh synthetic number (NANP 555 exchange) no other test uses in this session."""
+    n = next(_numbers) + _run_offset
+    codes = _area_codes()
+    return f"+1{codes[n % len(codes)]}555{(n // len(codes)) % 9900 + 100:04d}"
+
+
+_AREA_CODES: list[int] = []
+
+
+def _area_codes() -> list[int]:
+    if not _AREA_CODES:
+        from palisade.demo.population import synthetic_area_codes
+
+        _AREA_CODES.extend(synthetic_area_codes())
+    return _AREA_CODES
+
+
+def unique_email() -> str:
+    return f"person.{secrets.token_hex(6)}@example.org"
+
+
+CODE = re.compile(r"code is (\d{6})")
+
+
+def last_code(platform: Platform, to: str) -> str:
+    with platform.uow() as session:
+        for row in platform.outbox.read(Repository(session), 50):
+            if row["to"] == to:
+                match = CODE.search(row["text"])
+                assert match
+                return match.group(1)
+    raise AssertionError("no code was sent")
+
+
+@dataclass
+class Person:
+    id: str
+    token: str
+    phone: str
+
+
+def register(platform: Platform, phone: str | None = None, name: str | None = None) -> Person:
+    """Register through the real code flow, optionally setting a name."""
+    phone = phone or unique_phone()
+    platform.accounts.request_code(phone, "192.0.2.1")
+    result = platform.accounts.sign_in_with_code(phone, last_code(platform, phone))
+    if name:
+        platform.profiles.update(result.person_id, {"name": name}, {})
+    return Person(result.person_id, result.token, phone)
+
+
+def befriend(platform: Platform, a: Person, b: Person) -> None:
+    platform.social.send_request(a.id, b.id)
+    assert platform.social.send_request(b.id, a.id).status == "friends"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=10)
+
+
+def start_server(env_overrides: dict[str, str], home: Path, workers: int = 1) -> LiveServer:
+    port = free_port()
+    env = {**os.environ, "PALISADE_HOME": str(home), **env_overrides}
+    cmd = [sys.executable, "-m", "palisade.entrypoints.cli", "serve", "--port", str(port),
+           "--workers", str(workers)]
+    process = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {process.stdout.read().decode()[-2000:]}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return LiveServer(url, env, process)
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("server did not start")
+
+
+def stop_server(server: LiveServer) -> str:
+    server.process.terminate()
+    try:
+        out, _ = server.process.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        out, _ = server.process.communicate()
+    return out.decode(errors="replace")
