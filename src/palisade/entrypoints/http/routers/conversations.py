@@ -43,7 +43,7 @@ def set_timer(conversation_id: str, body: TimerUpdate, auth: Auth,
 
 @router.get("/{conversation_id}/messages", response_model=list[MessageOut])
 def messages(conversation_id: str, auth: Auth, p: PlatformDep,
-             after: Annotated[int | None, Query(ge=0)] = None,
+             after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
              limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[MessageOut]:
     return [MessageOut(**vars(m))
             for m in p.messaging.read(auth.person_id, conversation_id, after, limit)]

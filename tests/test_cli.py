@@ -1,0 +1,76 @@
+"""The `palisade` command: every command has --help; init and demo are idempotent; keys
+rotate/prune, purge and outbox work on a real home folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from typer.testing import CliRunner
+
+from palisade.bootstrap import build
+from palisade.entrypoints.cli import app
+from palisade.config import Settings
+
+
+def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PALISADE_HOME": str(home), "COLUMNS": "200"}
+    env.pop("PALISADE_DATABASE_URL", None)
+    result = subprocess.run([sys.executable, "-m", "palisade.entrypoints.cli", *args], env=env,
+                            capture_output=True, text=True, timeout=240)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.mark.parametrize("command", [[], ["init"], ["serve"], ["demo"], ["keys"],
+                                     ["keys", "rotate"], ["keys", "prune"], ["purge"],
+                                     ["outbox"]])
+def test_every_command_has_help(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"])
+    assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_init_demo_rotate_purge_outbox(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    run(home, "init")
+    run(home, "init")  # idempotent
+    keys = json.loads((home / "keys.json").read_text())
+    assert len(keys["master_keys"]) == 1
+
+    out = run(home, "demo", "--people", "300").stdout
+    assert "Loaded" in out and "300 people" in out
+    password = json.loads((home / "demo-credentials.json").read_text())["password"]
+    assert password in out
+    again = run(home, "demo", "--people", "300").stdout  # idempotent: nothing loaded twice
+    assert "already loaded" in again and password in again
+
+    settings = Settings(home=home, _env_file=None)
+    platform = build(settings)
+    signed_in = platform.accounts.sign_in_with_password("+12015550100", password, "test")
+    friends = platform.social.friends(signed_in.person_id)
+    assert friends, "the demo person has friends"
+    with platform.engine.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from persons")).scalar() == 300
+    platform.close()
+
+    out = run(home, "keys", "rotate").stdout
+    assert "300 data keys re-wrapped" in out
+    assert "Removed 1 unused master key" in run(home, "keys", "prune").stdout
+    platform = build(Settings(home=home, _env_file=None))
+    assert platform.profiles.own(signed_in.person_id)[0].fields["name"] == "Demo Person"
+    platform.close()
+
+    assert "Purged" in run(home, "purge").stdout
+    # a code request lands in the outbox, which the CLI shows
+    platform = build(Settings(home=home, _env_file=None))
+    platform.accounts.request_code("+12015550100", "test")
+    platform.close()
+    out = run(home, "outbox").stdout
+    assert "+12015550100" in out and "Your Palisade code is" in out
