@@ -9,6 +9,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -213,12 +214,20 @@ def free_port() -> int:
 
 @dataclass
 class LiveServer:
+    """A `palisade serve` subprocess. Its output is drained by a thread as it comes, so a
+    burst of log lines can never fill the pipe and block the server mid-request."""
+
     url: str
     env: dict[str, str]
     process: subprocess.Popen[bytes]
+    lines: list[bytes]
+    drainer: threading.Thread
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10)
+
+    def output(self) -> str:
+        return b"".join(self.lines).decode(errors="replace")
 
 
 def start_server(env_overrides: dict[str, str], home: Path, workers: int = 1) -> LiveServer:
@@ -227,25 +236,33 @@ def start_server(env_overrides: dict[str, str], home: Path, workers: int = 1) ->
     cmd = [sys.executable, "-m", "palisade.entrypoints.cli", "serve", "--port", str(port),
            "--workers", str(workers)]
     process = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    lines: list[bytes] = []
+    assert process.stdout is not None
+    drainer = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, b"")),
+                               daemon=True)
+    drainer.start()
+    server = LiveServer(f"http://127.0.0.1:{port}", env, process, lines, drainer)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stdout.read().decode()[-2000:]}")
+            drainer.join(timeout=5)
+            raise RuntimeError("server exited: " + server.output()[-2000:])
         try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return LiveServer(url, env, process)
+            if httpx.get(server.url + "/healthz", timeout=1).status_code == 200:
+                return server
         except httpx.HTTPError:
             time.sleep(0.2)
-    process.kill()
+    stop_server(server)
     raise RuntimeError("server did not start")
 
 
 def stop_server(server: LiveServer) -> str:
+    """Stop the server and return everything it printed."""
     server.process.terminate()
     try:
-        out, _ = server.process.communicate(timeout=15)
+        server.process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         server.process.kill()
-        out, _ = server.process.communicate()
-    return out.decode(errors="replace")
+        server.process.wait()
+    server.drainer.join(timeout=5)
+    return server.output()

@@ -162,3 +162,25 @@ def test_operations_endpoints_and_headers(platform) -> None:
         problem = client.get("/v1/problems/invalid-identifier").json()
         assert problem["title"]
         assert client.get("/v1/problems/nonsense").status_code == 404
+
+
+def test_an_unexpected_error_is_a_problem_and_its_message_is_never_printed(platform, capsys
+                                                                           ) -> None:
+    from fastapi.testclient import TestClient
+
+    from palisade.entrypoints.http.app import create_app
+
+    app = create_app(platform)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("leaked +12015550123 in an exception message")
+
+    with TestClient(app) as client:  # raise_server_exceptions stays on: nothing may escape
+        response = client.get("/boom")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "+12015550123" not in response.text
+    captured = capsys.readouterr()
+    assert "+12015550123" not in captured.out + captured.err
+    assert "RuntimeError" in captured.out + captured.err  # the type is logged, for operators

@@ -72,7 +72,12 @@ def create_app(platform: Platform) -> FastAPI:
     @app.middleware("http")
     async def observe(request: Request, call_next):  # type: ignore[no-untyped-def]
         started = time.perf_counter()
-        response: Response = await call_next(request)
+        try:
+            response: Response = await call_next(request)
+        except Exception as exc:  # noqa: BLE001
+            # Answer here instead of letting the server's error middleware re-raise: uvicorn
+            # would print the traceback, whose messages and SQL parameters may hold PII.
+            response = await problems.unexpected_error(request, exc)
         route = getattr(request.scope.get("route"), "path", "unmatched")  # template, no ids
         elapsed = time.perf_counter() - started
         REQUESTS.labels(request.method, route, str(response.status_code)).inc()

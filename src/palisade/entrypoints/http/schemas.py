@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path, Query
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from palisade.domain.access import Relationship
 from palisade.domain.profile import Audience, ProfileField
+
+
+# Every id Palisade issues is url-safe base64 (secrets.token_urlsafe). Anything else is refused
+# at the contract with a 422, before it can reach a database (PostgreSQL rejects NUL in text).
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+PathId = Annotated[str, Path(pattern=ID_PATTERN)]
+QueryId = Annotated[str | None, Query(pattern=ID_PATTERN)]
 
 
 class Strict(BaseModel):
@@ -99,7 +108,7 @@ class PasswordChange(Strict):
 
 
 class PersonRef(Strict):
-    person_id: str = Field(max_length=64)
+    person_id: Id
 
 
 class FriendRequestResult(BaseModel):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, status
 from palisade.entrypoints.http.dependencies import Auth, PlatformDep
 from palisade.entrypoints.http.problems import problem_responses
 from palisade.entrypoints.http.schemas import (
+    PathId,
     ConversationOut,
     MessageIn,
     MessageOut,
@@ -34,7 +35,7 @@ def conversations(auth: Auth, p: PlatformDep) -> list[ConversationOut]:
 
 @router.patch("/{conversation_id}", response_model=ConversationOut,
               responses=problem_responses(422))
-def set_timer(conversation_id: str, body: TimerUpdate, auth: Auth,
+def set_timer(conversation_id: PathId, body: TimerUpdate, auth: Auth,
               p: PlatformDep) -> ConversationOut:
     """Set the disappearing timer for messages sent from now on."""
     view = p.messaging.set_timer(auth.person_id, conversation_id, body.disappearing_seconds)
@@ -42,7 +43,7 @@ def set_timer(conversation_id: str, body: TimerUpdate, auth: Auth,
 
 
 @router.get("/{conversation_id}/messages", response_model=list[MessageOut])
-def messages(conversation_id: str, auth: Auth, p: PlatformDep,
+def messages(conversation_id: PathId, auth: Auth, p: PlatformDep,
              after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
              limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[MessageOut]:
     return [MessageOut(**vars(m))
@@ -51,5 +52,5 @@ def messages(conversation_id: str, auth: Auth, p: PlatformDep,
 
 @router.post("/{conversation_id}/messages", response_model=MessageOut,
              status_code=status.HTTP_201_CREATED, responses=problem_responses(403, 422))
-def send(conversation_id: str, body: MessageIn, auth: Auth, p: PlatformDep) -> MessageOut:
+def send(conversation_id: PathId, body: MessageIn, auth: Auth, p: PlatformDep) -> MessageOut:
     return MessageOut(**vars(p.messaging.send(auth.person_id, conversation_id, body.body)))

@@ -13,6 +13,8 @@ from palisade.domain.profile import Audience
 from palisade.entrypoints.http.dependencies import Auth, ClientAddress, PlatformDep
 from palisade.entrypoints.http.problems import problem_responses
 from palisade.entrypoints.http.schemas import (
+    QueryId,
+    PathId,
     CodeRequest,
     CodeSentOut,
     ErasureReceipt,
@@ -53,7 +55,7 @@ def update_profile(body: ProfileUpdate, auth: Auth, p: PlatformDep) -> OwnProfil
             responses=problem_responses(422))
 def view_as(auth: Auth, p: PlatformDep,
             audience: Annotated[Audience | None, Query()] = None,
-            person_id: Annotated[str | None, Query(max_length=64)] = None) -> ViewAsOut:
+            person_id: QueryId = None) -> ViewAsOut:
     """Your profile as `audience` (everyone, friends_of_friends, friends) or as one named
     person sees it. Mints no credential; says nothing about the named person."""
     if (audience is None) == (person_id is None) or audience is Audience.ONLY_ME:
@@ -88,7 +90,7 @@ def add_identifier(body: IdentifierVerify, auth: Auth, p: PlatformDep) -> list[d
 
 @router.delete("/identifiers/{identifier_id}", status_code=status.HTTP_204_NO_CONTENT,
                responses=problem_responses(404, 422))
-def remove_identifier(identifier_id: str, auth: Auth, p: PlatformDep) -> None:
+def remove_identifier(identifier_id: PathId, auth: Auth, p: PlatformDep) -> None:
     p.accounts.remove_identifier(auth.person_id, identifier_id)
 
 

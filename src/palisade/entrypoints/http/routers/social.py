@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query, status
 from palisade.entrypoints.http.dependencies import Auth, PlatformDep
 from palisade.entrypoints.http.problems import problem_responses
 from palisade.entrypoints.http.schemas import (
+    PathId,
+    QueryId,
     BlockOut,
     FriendOut,
     FriendRequestOut,
@@ -39,20 +41,20 @@ def list_requests(auth: Auth, p: PlatformDep,
 
 @router.post("/friend-requests/{request_id}/accept", status_code=status.HTTP_204_NO_CONTENT,
              responses=problem_responses(404))
-def accept(request_id: str, auth: Auth, p: PlatformDep) -> None:
+def accept(request_id: PathId, auth: Auth, p: PlatformDep) -> None:
     p.social.accept(auth.person_id, request_id)
 
 
 @router.delete("/friend-requests/{request_id}", status_code=status.HTTP_204_NO_CONTENT,
                responses=problem_responses(404))
-def decline_or_withdraw(request_id: str, auth: Auth, p: PlatformDep) -> None:
+def decline_or_withdraw(request_id: PathId, auth: Auth, p: PlatformDep) -> None:
     """Decline a request to you, or withdraw one you sent."""
     p.social.withdraw_or_decline(auth.person_id, request_id)
 
 
 @router.get("/friends", response_model=FriendsPage)
 def friends(auth: Auth, p: PlatformDep,
-            after: Annotated[str | None, Query(max_length=64)] = None,
+            after: QueryId = None,
             limit: Annotated[int, Query(ge=1, le=500)] = 100) -> FriendsPage:
     ids = p.social.friends(auth.person_id, after, limit)
     names = p.profiles.names_for_friend(auth.person_id, ids)
@@ -62,7 +64,7 @@ def friends(auth: Auth, p: PlatformDep,
 
 @router.delete("/friends/{person_id}", status_code=status.HTTP_204_NO_CONTENT,
                responses=problem_responses(404))
-def unfriend(person_id: str, auth: Auth, p: PlatformDep) -> None:
+def unfriend(person_id: PathId, auth: Auth, p: PlatformDep) -> None:
     p.social.unfriend(auth.person_id, person_id)
 
 
@@ -81,5 +83,5 @@ def block(body: PersonRef, auth: Auth, p: PlatformDep) -> None:
 
 @router.delete("/blocks/{person_id}", status_code=status.HTTP_204_NO_CONTENT,
                responses=problem_responses(404))
-def unblock(person_id: str, auth: Auth, p: PlatformDep) -> None:
+def unblock(person_id: PathId, auth: Auth, p: PlatformDep) -> None:
     p.social.unblock(auth.person_id, person_id)
