@@ -184,3 +184,11 @@ def test_an_unexpected_error_is_a_problem_and_its_message_is_never_printed(platf
     captured = capsys.readouterr()
     assert "+12015550123" not in captured.out + captured.err
     assert "RuntimeError" in captured.out + captured.err  # the type is logged, for operators
+
+
+def test_external_delivery_needs_a_webhook(settings) -> None:
+    from palisade.bootstrap import build
+    from palisade.config import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="SMS_WEBHOOK_URL"):
+        build(settings.model_copy(update={"delivery": "external"}))

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from palisade.adapters.crypto.blind_index import BlindIndex
 from palisade.adapters.crypto.envelope import Envelope
-from palisade.adapters.crypto.keyring import Keyring, KeyringError, KeyringSource
+from palisade.adapters.crypto.keyring import Keyring, KeyringSource
 from palisade.adapters.delivery.codes import (
     CodeDelivery,
     OutboxDelivery,
@@ -21,7 +21,7 @@ from palisade.adapters.delivery.codes import (
 from palisade.adapters.limits.counters import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from palisade.adapters.passwords import Passwords
 from palisade.adapters.storage.database import UnitOfWork, make_engine, migrate
-from palisade.config import Settings
+from palisade.config import ConfigurationError, Settings
 from palisade.services.accounts import Accounts
 from palisade.services.clock import Clock, system_clock
 from palisade.services.maintenance import Maintenance
@@ -71,7 +71,7 @@ def _delivery(settings: Settings, keyrings: KeyringSource,
     if settings.delivery == "outbox":
         return outbox
     if not settings.sms_webhook_url:
-        raise KeyringError("PALISADE_DELIVERY=external needs PALISADE_SMS_WEBHOOK_URL")
+        raise ConfigurationError("PALISADE_DELIVERY=external needs PALISADE_SMS_WEBHOOK_URL")
     email = SmtpDelivery(settings.smtp_host, settings.smtp_port, settings.smtp_sender,
                          settings.smtp_username,
                          settings.smtp_password.get_secret_value()

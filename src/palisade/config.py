@@ -9,6 +9,10 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+class ConfigurationError(Exception):
+    """The settings are inconsistent; the message says which one to change."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PALISADE_", env_file=".env", extra="ignore")
 
