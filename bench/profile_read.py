@@ -123,6 +123,55 @@ def bench_app() -> FastAPI:
 # Load driver (runs in its own process: `profile_read.py --drive SPEC OUT`)
 # =====================================================================================
 
+_CLK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of a process (all its threads), from /proc (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _CLK
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class CpuMeter:
+    """CPU spent by the app server process and, for PostgreSQL, by the client backends
+    connected to the bench database (the SQL work happens there, not in the app)."""
+
+    def __init__(self, server_pid: int, pg_admin: str | None, pg_database: str | None) -> None:
+        self.server_pid = server_pid
+        self.pg = None
+        self.pg_database = pg_database
+        if pg_admin and pg_database:
+            import psycopg
+
+            self.pg = psycopg.connect(pg_admin, autocommit=True)
+
+    def snapshot(self) -> dict[str, Any]:
+        db: dict[int, float] = {}
+        if self.pg is not None:
+            pids = [r[0] for r in self.pg.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s "
+                "AND backend_type = 'client backend'", (self.pg_database,))]
+            for pid in pids:
+                cpu = _proc_cpu(pid)
+                if cpu is not None:
+                    db[pid] = cpu
+        return {"app": _proc_cpu(self.server_pid), "db": db, "client": time.process_time()}
+
+    @staticmethod
+    def delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
+        app = (after["app"] - before["app"]) if None not in (after["app"], before["app"]) \
+            else float("nan")
+        db = sum(cpu - before["db"].get(pid, 0.0) for pid, cpu in after["db"].items())
+        return {"app": app, "db": db, "client": after["client"] - before["client"]}
+
+    def close(self) -> None:
+        if self.pg is not None:
+            self.pg.close()
+
+
 def _drive_phase(clients: list[Any], path: str, items: list[list[str]]
                  ) -> tuple[float, list[float], Counter[str]]:
     queue: deque[list[str]] = deque(items)
@@ -173,6 +222,7 @@ def drive(spec_path: str, out_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text())
     clients = [httpx.Client(base_url=spec["base_url"], timeout=60.0)
                for _ in range(spec["clients"])]
+    meter = CpuMeter(spec["server_pid"], spec.get("pg_admin"), spec.get("pg_database"))
     try:
         warm = spec["warmup"]
         step = max(1, -(-len(warm) // 4))
@@ -180,19 +230,25 @@ def drive(spec_path: str, out_path: str) -> None:
             for path in ("protected", "plain") if i % 2 == 0 else ("plain", "protected"):
                 _drive_phase(clients, path, warm[k:k + step])
         out: dict[str, dict[str, Any]] = {
-            p: {"wall": 0.0, "latencies_ms": [], "errors": Counter(), "round_rps": []}
+            p: {"wall": 0.0, "latencies_ms": [], "errors": Counter(), "round_rps": [],
+                "cpu": {"app": 0.0, "db": 0.0, "client": 0.0}}
             for p in PATHS}
         for r, batch in enumerate(spec["rounds"]):
             order = ("protected", "plain") if r % 2 == 0 else ("plain", "protected")
             for path in order:
+                before = meter.snapshot()
                 wall, lat, errors = _drive_phase(clients, path, batch)
+                cpu = CpuMeter.delta(before, meter.snapshot())
                 acc = out[path]
                 acc["wall"] += wall
                 acc["latencies_ms"].extend(x * 1000 for x in lat)
                 acc["errors"].update(errors)
                 acc["round_rps"].append(len(lat) / wall)
+                for k in cpu:
+                    acc["cpu"][k] += cpu[k]
         Path(out_path).write_text(json.dumps(out))
     finally:
+        meter.close()
         for c in clients:
             c.close()
 
@@ -398,7 +454,40 @@ def make_backend(name: str, workdir: Path) -> Backend:
             conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
     url = base.set(database=dbname).render_as_string(hide_password=False)
-    return Backend(name, url, drop, {"database": dbname})
+    return Backend(name, url, drop, {"database": dbname, "admin": admin})
+
+
+def batching_repository(session: Any, flush_rows: int = 20_000) -> Any:
+    """A Repository whose `bulk_insert` buffers rows and writes them in big batches.
+
+    `load()` inserts each conversation and its messages with two statements of one or a few
+    rows (~100,000 round trips at 100,000 people, most of PostgreSQL's load time). Buffered,
+    the same rows go in a few hundred large statements. Tables are always flushed in the
+    order they were first seen, which is `load()`'s parent-before-child order, so foreign
+    keys hold. Loading is not what this bench measures; the rows are identical."""
+    from palisade.adapters.storage.repository import Repository
+
+    class BatchingRepository(Repository):
+        def __init__(self, s: Any) -> None:
+            super().__init__(s)
+            self._buffers: dict[type, list[dict[str, object]]] = {}
+            self._buffered = 0
+
+        def bulk_insert(self, table: type, rows: Any) -> None:
+            rows = list(rows)
+            self._buffers.setdefault(table, []).extend(rows)
+            self._buffered += len(rows)
+            if self._buffered >= flush_rows:
+                self.flush_buffers()
+
+        def flush_buffers(self) -> None:
+            for table, rows in self._buffers.items():
+                for k in range(0, len(rows), 5000):
+                    super().bulk_insert(table, rows[k:k + 5000])
+                rows.clear()
+            self._buffered = 0
+
+    return BatchingRepository(session)
 
 
 def settings_env(workdir: Path, url: str) -> dict[str, str]:
@@ -443,7 +532,9 @@ def prepare(backend: Backend, workdir: Path, population: Any, viewers: list[str]
 
         started = time.perf_counter()
         with platform.uow() as session:
-            load(Repository(session), population, platform.envelope, bidx, progress=progress)
+            repo = batching_repository(session)
+            load(repo, population, platform.envelope, bidx, progress=progress)
+            repo.flush_buffers()
         backend.extra["load_seconds"] = round(time.perf_counter() - started, 1)
         log(f"  {backend.name}: population loaded in {backend.extra['load_seconds']} s")
 
@@ -524,6 +615,12 @@ def summarise(path_result: dict[str, Any]) -> dict[str, Any]:
         "p99_ms": percentile(lat, 99),
         "mean_ms": sum(lat) / n,
         "round_rps": [round(x, 1) for x in path_result["round_rps"]],
+        # CPU per request: the app server process; the PostgreSQL backends serving it (0 for
+        # SQLite, which runs inside the app process); the load-generating client.
+        "app_cpu_ms": path_result["cpu"]["app"] * 1000 / n,
+        "db_cpu_ms": path_result["cpu"]["db"] * 1000 / n,
+        "server_cpu_ms": (path_result["cpu"]["app"] + path_result["cpu"]["db"]) * 1000 / n,
+        "client_cpu_ms": path_result["cpu"]["client"] * 1000 / n,
     }
 
 
@@ -538,16 +635,20 @@ def run_http(backend_name: str, args: argparse.Namespace, workdir: Path, populat
         pairs = http_pairs(rng, args.warmup + total, viewers, g)
         mix = Counter(kind for _, _, kind in pairs[args.warmup:])
         items = [[tokens[v], s, kind] for v, s, kind in pairs]
-        spec = {
+        spec: dict[str, Any] = {
             "clients": args.clients,
+            "pg_admin": backend.extra.get("admin"),
+            "pg_database": backend.extra.get("database"),
             "warmup": items[:args.warmup],
             "rounds": [items[args.warmup + r * args.round_size:
                              args.warmup + (r + 1) * args.round_size]
                        for r in range(args.rounds)],
         }
+        load_before = round(os.getloadavg()[0], 2)
         server, base = start_server(workdir, backend.url)
         try:
             spec["base_url"] = base
+            spec["server_pid"] = server.pid
             spec_path, out_path = workdir / "drive-spec.json", workdir / "drive-out.json"
             spec_path.write_text(json.dumps(spec))
             log(f"{backend_name}: {args.warmup} warm-up pairs, then {args.rounds} rounds x "
@@ -562,6 +663,8 @@ def run_http(backend_name: str, args: argparse.Namespace, workdir: Path, populat
         result["cost_ratio_rps"] = plain["rps"] / prot["rps"]
         result["ratio_p50"] = prot["p50_ms"] / plain["p50_ms"]
         result["ratio_p99"] = prot["p99_ms"] / plain["p99_ms"]
+        result["ratio_cpu"] = prot["server_cpu_ms"] / plain["server_cpu_ms"]
+        result["loadavg_1m_before"] = load_before
         result["target"] = HTTP_TARGET
         result["met"] = bool(max(result["cost_ratio_rps"], result["ratio_p50"],
                                  result["ratio_p99"]) <= HTTP_TARGET)
@@ -712,8 +815,9 @@ def _version(dist: str) -> str:
 def render_table(results: dict[str, Any]) -> Any:
     from rich.table import Table
 
-    table = Table(title=f"Profile reads and the access decision — "
-                        f"{results['meta']['people']:,} people")
+    meta = results["meta"]
+    table = Table(title=f"Profile reads and the access decision: {meta['people']:,} people, "
+                        f"{meta['friendships']:,} friendships")
     for col, just in (("measurement", "left"), ("backend", "left"), ("ours", "right"),
                       ("comparison", "right"), ("ratio", "right"), ("target", "right"),
                       ("met?", "center")):
@@ -722,25 +826,28 @@ def render_table(results: dict[str, Any]) -> Any:
     def yes(ok: bool) -> str:
         return "[green]yes[/]" if ok else "[red]no[/]"
 
+    within = f"<= {HTTP_TARGET:g}x"
     for name, r in results["http"].items():
         prot, plain = r["protected"], r["plain"]
-        table.add_row("profile read, requests/s (protected vs plain)", name,
+        table.add_row("read: requests/s, protected vs plain", name,
                       f"{prot['rps']:,.0f}", f"{plain['rps']:,.0f}",
-                      f"{r['cost_ratio_rps']:.2f}x cost", f"<= {HTTP_TARGET}x",
+                      f"{r['cost_ratio_rps']:.2f}x", within,
                       yes(r["cost_ratio_rps"] <= HTTP_TARGET))
-        table.add_row("profile read, p50 ms (protected vs plain)", name,
-                      f"{prot['p50_ms']:.2f}", f"{plain['p50_ms']:.2f}",
-                      f"{r['ratio_p50']:.2f}x", f"<= {HTTP_TARGET}x",
-                      yes(r["ratio_p50"] <= HTTP_TARGET))
-        table.add_row("profile read, p99 ms (protected vs plain)", name,
-                      f"{prot['p99_ms']:.2f}", f"{plain['p99_ms']:.2f}",
-                      f"{r['ratio_p99']:.2f}x", f"<= {HTTP_TARGET}x",
-                      yes(r["ratio_p99"] <= HTTP_TARGET), end_section=True)
+        table.add_row("read: p50 ms, protected vs plain", name,
+                      f"{prot['p50_ms']:.1f}", f"{plain['p50_ms']:.1f}",
+                      f"{r['ratio_p50']:.2f}x", within, yes(r["ratio_p50"] <= HTTP_TARGET))
+        table.add_row("read: p99 ms, protected vs plain", name,
+                      f"{prot['p99_ms']:.1f}", f"{plain['p99_ms']:.1f}",
+                      f"{r['ratio_p99']:.2f}x", within, yes(r["ratio_p99"] <= HTTP_TARGET))
+        table.add_row("read: server CPU ms/request (app + db)", name,
+                      f"{prot['server_cpu_ms']:.2f}", f"{plain['server_cpu_ms']:.2f}",
+                      f"{r['ratio_cpu']:.2f}x", within, yes(r["ratio_cpu"] <= HTTP_TARGET),
+                      end_section=True)
     d = results.get("decision")
     if d:
-        table.add_row("access decision, decisions/s, 1 core (ours vs pycasbin)", "in-memory",
+        table.add_row("access decision: decisions/s, 1 core, ours vs pycasbin", "in-memory",
                       f"{d['ours_per_s']:,.0f}", f"{d['casbin_per_s']:,.0f}",
-                      f"{d['ratio']:.1f}x faster", f">= {DECISION_TARGET:g}x", yes(d["met"]))
+                      f"{d['ratio']:.0f}x faster", f">= {DECISION_TARGET:g}x", yes(d["met"]))
     return table
 
 
@@ -762,7 +869,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="(viewer, subject, audience) triples for the decision benchmark")
     ap.add_argument("--decision-seconds", type=float, default=None,
                     help="minimum time spent timing our decision (repeated passes)")
-    ap.add_argument("--skip-decision", action="store_true")
+    ap.add_argument("--skip-decision", action="store_true", help="only the HTTP part")
+    ap.add_argument("--skip-http", action="store_true", help="only the decision part")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--mean-degree", type=float, default=12.0)
     ap.add_argument("--keep", action="store_true", help="keep the work directory (SQLite)")
@@ -771,9 +879,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     quick = args.quick
     defaults = {
         "people": 2_000 if quick else 100_000,
-        "rounds": 4 if quick else 12,
-        "round_size": 100 if quick else 500,
-        "warmup": 60 if quick else 600,
+        "rounds": 4 if quick else 10,
+        "round_size": 100 if quick else 400,
+        "warmup": 60 if quick else 400,
         "viewers": 200 if quick else 2_000,
         "decisions": 3_000 if quick else 20_000,
         "decision_seconds": 0.5 if quick else 3.0,
@@ -814,22 +922,25 @@ def main(argv: list[str] | None = None) -> int:
                 "cpus": os.cpu_count(), "python": platform_module.python_version(),
                 "machine": platform_module.machine(),
                 "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "loadavg_1m_start": round(os.getloadavg()[0], 2),
                 "command": "python bench/profile_read.py " + " ".join(
                     sys.argv[1:] if argv is None else argv),
             },
             "http": {},
         }
-        for name in backends:
+        for name in [] if args.skip_http else backends:
             rng = random.Random(f"{args.seed}-{name}")
             results["http"][name] = run_http(name, args, workdir, population, g, rng)
         if not args.skip_decision:
             results["decision"] = run_decisions(args, workdir, g,
                                                 random.Random(f"{args.seed}-decision"))
         results["meta"]["seconds"] = round(time.perf_counter() - started, 1)
+        results["meta"]["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
         if args.json:
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)
             Path(args.json).write_text(json.dumps(results, indent=2))
-        Console().print(render_table(results))
+        console = Console() if sys.stdout.isatty() else Console(width=132)
+        console.print(render_table(results))
         log(f"done in {results['meta']['seconds']} s")
         return 0
     finally:

@@ -63,8 +63,8 @@ class PersonKeys:
         return person_id
 
     @staticmethod
-    def open_fields(key: bytes, row: ProfileRow) -> dict[str, str]:
-        return json.loads(open_sealed(key, row.fields_ct, profile_context(row.person_id)))
+    def open_fields(key: bytes, person_id: str, fields_ct: bytes) -> dict[str, str]:
+        return json.loads(open_sealed(key, fields_ct, profile_context(person_id)))
 
     @staticmethod
     def seal_fields(key: bytes, person_id: str, fields: dict[str, str]) -> bytes:

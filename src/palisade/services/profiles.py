@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from palisade.adapters.storage.database import UnitOfWork
-from palisade.adapters.storage.repository import Repository, SqlSocialGraph
+from sqlalchemy import Row
+
+from palisade.adapters.storage.repository import PairFacts, Repository, SqlSocialGraph
 from palisade.domain.access import Relationship, relationship_between, visible_fields
 from palisade.domain.errors import InvalidInput, NotFound
 from palisade.domain.identifiers import IdentifierKind
@@ -74,18 +76,21 @@ class Profiles:
         self.keys = keys
         self.clock = clock
 
-    def _render(self, repo: Repository, subject_id: str,
-                relationship: Relationship) -> RenderedProfile:
-        row = repo.profile(subject_id)
+    def _render(self, repo: Repository, subject_id: str, relationship: Relationship,
+                prefetched: Row | None = None) -> RenderedProfile:
+        row = prefetched if prefetched is not None else repo.profile(subject_id)
         if row is None:
             raise NotFound(NOT_FOUND)
         audiences = audiences_with_defaults(row.audiences)
         allowed = visible_fields(relationship, audiences)
         values: dict[str, str] = {}
         if allowed:  # decrypt only when something may be shown, and only what may be shown
-            key = self.keys.data_key(repo, subject_id)
+            if prefetched is not None:
+                key = self.keys.envelope.unwrap(subject_id, row.master_key_id, row.wrapped)
+            else:
+                key = self.keys.data_key(repo, subject_id)
             if allowed & EDITABLE_FIELDS:
-                stored = self.keys.open_fields(key, row)
+                stored = self.keys.open_fields(key, row.person_id, row.fields_ct)
                 values.update({f.value: stored[f.value] for f in allowed & EDITABLE_FIELDS
                                if stored.get(f.value) is not None})
             wanted = {IdentifierKind(f.value) for f in allowed
@@ -97,13 +102,20 @@ class Profiles:
                         values[kind.value] = self.keys.open_identifier(key, ident)
         return RenderedProfile(subject_id, relationship, values)
 
-    def read(self, viewer_id: str | None, subject_id: str) -> RenderedProfile:
+    def read(self, viewer_id: str, subject_id: str) -> RenderedProfile:
         with self.uow() as session:
             repo = Repository(session)
-            relationship = relationship_between(viewer_id, subject_id, SqlSocialGraph(repo))
+            if viewer_id == subject_id:
+                return self._render(repo, subject_id, Relationship.SELF)
+            row = repo.profile_for_viewer(viewer_id, subject_id)
+            if row is None:
+                raise NotFound(NOT_FOUND)
+            facts = PairFacts(viewer_id, subject_id, bool(row.blocked), bool(row.friends),
+                              bool(row.mutual))
+            relationship = relationship_between(viewer_id, subject_id, facts)
             if relationship is Relationship.BLOCKED:
                 raise NotFound(NOT_FOUND)
-            return self._render(repo, subject_id, relationship)
+            return self._render(repo, subject_id, relationship, prefetched=row)
 
     def own(self, person_id: str) -> tuple[RenderedProfile, dict[ProfileField, Audience]]:
         with self.uow() as session:
@@ -140,7 +152,7 @@ class Profiles:
                 raise NotFound(NOT_FOUND)
             if changes:
                 key = self.keys.data_key(repo, person_id)
-                stored = self.keys.open_fields(key, row)
+                stored = self.keys.open_fields(key, person_id, row.fields_ct)
                 for field, value in changes.items():
                     if value is None:
                         stored.pop(field.value, None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import Row, and_, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -28,6 +28,30 @@ from palisade.adapters.storage.tables import (
     ProfileRow,
     SessionRow,
 )
+
+
+def _mutual_friend_exists(a: object, b: object):  # type: ignore[no-untyped-def]
+    f1, f2 = aliased(Friendship), aliased(Friendship)
+    return exists().where(f1.person_id == a, f2.person_id == f1.friend_id, f2.friend_id == b)
+
+
+def _profile_for_viewer_statement():  # type: ignore[no-untyped-def]
+    viewer, subject = bindparam("viewer"), bindparam("subject")
+    blocked = exists().where(or_(and_(Block.blocker_id == viewer, Block.blocked_id == subject),
+                                 and_(Block.blocker_id == subject, Block.blocked_id == viewer)))
+    friends = exists().where(Friendship.person_id == viewer, Friendship.friend_id == subject)
+    return (
+        select(ProfileRow.person_id, ProfileRow.fields_ct, ProfileRow.audiences,
+               DataKey.master_key_id, DataKey.wrapped, blocked.label("blocked"),
+               friends.label("friends"), _mutual_friend_exists(viewer, subject).label("mutual"))
+        .join(DataKey, DataKey.person_id == ProfileRow.person_id)
+        .where(ProfileRow.person_id == subject)
+    )
+
+
+# Built once: constructing these (aliases, column adaptation) costs more than running them.
+_PROFILE_FOR_VIEWER = _profile_for_viewer_statement()
+_HAVE_MUTUAL_FRIEND = select(_mutual_friend_exists(bindparam("a"), bindparam("b")))
 
 
 class Repository:
@@ -73,6 +97,15 @@ class Repository:
     # --- profiles ----------------------------------------------------------------------
     def profile(self, person_id: str) -> ProfileRow | None:
         return self.s.get(ProfileRow, person_id)
+
+    def profile_for_viewer(self, viewer: str, subject: str) -> Row | None:
+        """In one round trip: the subject's profile ciphertext, audiences and wrapped data key,
+        plus the three graph facts the access decision needs about (viewer, subject). The
+        read path is the hottest in the service; this keeps it to one prebuilt query."""
+        return self.s.execute(_PROFILE_FOR_VIEWER, {"viewer": viewer, "subject": subject}).first()
+
+    def have_mutual_friend(self, a: str, b: str) -> bool:
+        return bool(self.s.scalar(_HAVE_MUTUAL_FRIEND, {"a": a, "b": b}))
 
     # --- one-time codes ----------------------------------------------------------------
     def latest_code(self, bidx: bytes, purpose: str) -> OneTimeCodeRow | None:
@@ -121,13 +154,6 @@ class Repository:
     # --- friendships, requests, blocks ---------------------------------------------------
     def are_friends(self, a: str, b: str) -> bool:
         stmt = select(exists().where(Friendship.person_id == a, Friendship.friend_id == b))
-        return self.s.scalar(stmt) or False
-
-    def have_mutual_friend(self, a: str, b: str) -> bool:
-        f1, f2 = aliased(Friendship), aliased(Friendship)
-        stmt = select(
-            exists().where(f1.person_id == a, f2.person_id == f1.friend_id, f2.friend_id == b)
-        )
         return self.s.scalar(stmt) or False
 
     def is_blocked_between(self, a: str, b: str) -> bool:
@@ -271,6 +297,32 @@ class Repository:
         dialect = self.s.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         self.s.execute(insert(table).on_conflict_do_nothing(), rows)
+
+
+class PairFacts:
+    """The `SocialGraph` port answered from facts already fetched for one (viewer, subject)
+    pair, e.g. by `Repository.profile_for_viewer`. Asking about any other pair is a bug."""
+
+    def __init__(self, viewer: str, subject: str, blocked: bool, friends: bool,
+                 mutual: bool) -> None:
+        self._pair = frozenset((viewer, subject))
+        self._blocked, self._friends, self._mutual = blocked, friends, mutual
+
+    def _check(self, a: str, b: str) -> None:
+        if frozenset((a, b)) != self._pair:
+            raise LookupError("PairFacts only knows about the pair it was built for")
+
+    def is_blocked_between(self, a: str, b: str) -> bool:
+        self._check(a, b)
+        return self._blocked
+
+    def are_friends(self, a: str, b: str) -> bool:
+        self._check(a, b)
+        return self._friends
+
+    def have_mutual_friend(self, a: str, b: str) -> bool:
+        self._check(a, b)
+        return self._mutual
 
 
 class SqlSocialGraph:
