@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -266,3 +267,22 @@ def stop_server(server: LiveServer) -> str:
         server.process.wait()
     server.drainer.join(timeout=5)
     return server.output()
+
+
+# Limits wide enough that a test flow is never throttled (the limits have their own tests).
+RELAXED_LIMITS = {
+    "PALISADE_CODE_SENDS_PER_ADDRESS_PER_HOUR": "100000",
+    "PALISADE_CODE_SENDS_PER_IDENTIFIER_PER_HOUR": "100000",
+    "PALISADE_CODE_RESEND_INTERVAL_SECONDS": "0",
+    "PALISADE_PASSWORD_ATTEMPTS_PER_IDENTIFIER_PER_15MIN": "100000",
+}
+
+
+@contextmanager
+def serving(home: Path, env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    """A live server with relaxed limits for the duration of the block."""
+    live = start_server({**RELAXED_LIMITS, **(env or {})}, home)
+    try:
+        yield live
+    finally:
+        stop_server(live)

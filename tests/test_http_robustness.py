@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from palisade.bootstrap import Platform, build
 from palisade.config import Settings
-from tests.conftest import LiveServer, last_code, start_server, stop_server, unique_phone
+from tests.conftest import LiveServer, last_code, serving, unique_phone
 
 PROBLEM_JSON = "application/problem+json"
 HUGE = "x" * 100_000
@@ -32,14 +32,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(home: Path) -> Iterator[LiveServer]:
-    live = start_server({
-        "PALISADE_CODE_SENDS_PER_ADDRESS_PER_HOUR": "100000",
-        "PALISADE_CODE_SENDS_PER_IDENTIFIER_PER_HOUR": "100000",
-        "PALISADE_CODE_RESEND_INTERVAL_SECONDS": "0",
-        "PALISADE_PASSWORD_ATTEMPTS_PER_IDENTIFIER_PER_15MIN": "100000",
-    }, home)
-    yield live
-    stop_server(live)
+    with serving(home) as live:
+        yield live
 
 
 @pytest.fixture(scope="module")
