@@ -124,6 +124,8 @@ def test_view_as_reveals_nothing_about_the_named_person(platform, trio) -> None:
     platform.social.block(stranger.id, owner.id)
     assert platform.profiles.view_as(owner.id, person_id=stranger.id).fields == public
     assert platform.profiles.view_as(owner.id, person_id="does-not-exist").fields == public
+    # naming yourself is not a way to see "only me" through the preview: it is the public view
+    assert platform.profiles.view_as(owner.id, person_id=owner.id).fields == public
     rendered = platform.profiles.view_as(owner.id, person_id=friend.id)
     assert rendered.person_id == owner.id  # only the owner's own data comes back
     assert friend.phone not in repr(rendered)

@@ -15,7 +15,7 @@ from datetime import date
 from palisade.adapters.storage.database import UnitOfWork
 from sqlalchemy import Row
 
-from palisade.adapters.storage.repository import PairFacts, Repository, SqlSocialGraph
+from palisade.adapters.storage.repository import PairFacts, Repository
 from palisade.domain.access import Relationship, relationship_between, visible_fields
 from palisade.domain.errors import InvalidInput, NotFound
 from palisade.domain.identifiers import IdentifierKind
@@ -102,18 +102,26 @@ class Profiles:
                         values[kind.value] = self.keys.open_identifier(key, ident)
         return RenderedProfile(subject_id, relationship, values)
 
+    @staticmethod
+    def _classify(repo: Repository, viewer_id: str, subject_id: str
+                  ) -> tuple[Relationship, Row | None]:
+        """How `viewer_id` stands to `subject_id`, and the subject's profile row, from one
+        prebuilt query (every read path of another person's profile goes through here).
+        The row is None when the subject does not exist."""
+        row = repo.profile_for_viewer(viewer_id, subject_id)
+        if row is None:
+            return Relationship.STRANGER, None
+        facts = PairFacts(viewer_id, subject_id, bool(row.blocked), bool(row.friends),
+                          bool(row.mutual))
+        return relationship_between(viewer_id, subject_id, facts), row
+
     def read(self, viewer_id: str, subject_id: str) -> RenderedProfile:
         with self.uow() as session:
             repo = Repository(session)
             if viewer_id == subject_id:
                 return self._render(repo, subject_id, Relationship.SELF)
-            row = repo.profile_for_viewer(viewer_id, subject_id)
-            if row is None:
-                raise NotFound(NOT_FOUND)
-            facts = PairFacts(viewer_id, subject_id, bool(row.blocked), bool(row.friends),
-                              bool(row.mutual))
-            relationship = relationship_between(viewer_id, subject_id, facts)
-            if relationship is Relationship.BLOCKED:
+            relationship, row = self._classify(repo, viewer_id, subject_id)
+            if row is None or relationship is Relationship.BLOCKED:
                 raise NotFound(NOT_FOUND)
             return self._render(repo, subject_id, relationship, prefetched=row)
 
@@ -169,12 +177,16 @@ class Profiles:
         with self.uow() as session:
             repo = Repository(session)
             if person_id is not None:
-                relationship = relationship_between(person_id, owner_id, SqlSocialGraph(repo))
-                # Unknown, erased or blocked-in-either-direction people render as the public
-                # would see it: the answer never says which of those the other person is.
-                if relationship in (Relationship.BLOCKED, Relationship.SELF) or \
-                        not repo.person_exists(person_id):
+                row: Row | None = None
+                relationship = Relationship.STRANGER
+                if person_id != owner_id:
+                    relationship, row = self._classify(repo, person_id, owner_id)
+                # An unknown or erased id classifies as a stranger already; someone blocked in
+                # either direction renders as the public sees it too, so the answer never says
+                # which of those the other person is.
+                if relationship is Relationship.BLOCKED:
                     relationship = Relationship.STRANGER
+                return self._render(repo, owner_id, relationship, prefetched=row)
             else:
                 relationship = {
                     Audience.EVERYONE: Relationship.STRANGER,
@@ -186,16 +198,16 @@ class Profiles:
             return self._render(repo, owner_id, relationship)
 
     def names_for_friend(self, viewer_id: str, person_ids: list[str]) -> dict[str, str]:
-        """Names of people as `viewer_id` may see them (for friend lists), one decision each."""
+        """Names of people as `viewer_id` may see them (for friend lists), one decision and
+        one query each."""
         names: dict[str, str] = {}
         with self.uow() as session:
             repo = Repository(session)
-            graph = SqlSocialGraph(repo)
             for pid in person_ids:
-                relationship = relationship_between(viewer_id, pid, graph)
-                if relationship is Relationship.BLOCKED:
+                relationship, row = self._classify(repo, viewer_id, pid)
+                if row is None or relationship is Relationship.BLOCKED:
                     continue
-                name = self._render(repo, pid, relationship).fields.get(ProfileField.NAME.value)
-                if name is not None:
-                    names[pid] = name
+                rendered = self._render(repo, pid, relationship, prefetched=row)
+                if ProfileField.NAME.value in rendered.fields:
+                    names[pid] = rendered.fields[ProfileField.NAME.value]
         return names

@@ -1,7 +1,8 @@
 """Queries over the schema, bound to one unit-of-work session.
 
 It speaks in rows and ciphertext; it never decrypts and never decides access (the services
-do both). `SqlSocialGraph` answers the access decision's graph questions from the same session.
+do both). `PairFacts` answers the access decision's graph questions for one (viewer, subject)
+pair from facts fetched with the profile.
 """
 
 from __future__ import annotations
@@ -49,9 +50,8 @@ def _profile_for_viewer_statement():  # type: ignore[no-untyped-def]
     )
 
 
-# Built once: constructing these (aliases, column adaptation) costs more than running them.
+# Built once: constructing it (aliases, column adaptation) costs more than running it.
 _PROFILE_FOR_VIEWER = _profile_for_viewer_statement()
-_HAVE_MUTUAL_FRIEND = select(_mutual_friend_exists(bindparam("a"), bindparam("b")))
 
 
 class Repository:
@@ -103,9 +103,6 @@ class Repository:
         plus the three graph facts the access decision needs about (viewer, subject). The
         read path is the hottest in the service; this keeps it to one prebuilt query."""
         return self.s.execute(_PROFILE_FOR_VIEWER, {"viewer": viewer, "subject": subject}).first()
-
-    def have_mutual_friend(self, a: str, b: str) -> bool:
-        return bool(self.s.scalar(_HAVE_MUTUAL_FRIEND, {"a": a, "b": b}))
 
     # --- one-time codes ----------------------------------------------------------------
     def latest_code(self, bidx: bytes, purpose: str) -> OneTimeCodeRow | None:
@@ -323,19 +320,3 @@ class PairFacts:
     def have_mutual_friend(self, a: str, b: str) -> bool:
         self._check(a, b)
         return self._mutual
-
-
-class SqlSocialGraph:
-    """The core's `SocialGraph` port answered by the database in the caller's transaction."""
-
-    def __init__(self, repo: Repository) -> None:
-        self._repo = repo
-
-    def is_blocked_between(self, a: str, b: str) -> bool:
-        return self._repo.is_blocked_between(a, b)
-
-    def are_friends(self, a: str, b: str) -> bool:
-        return self._repo.are_friends(a, b)
-
-    def have_mutual_friend(self, a: str, b: str) -> bool:
-        return self._repo.have_mutual_friend(a, b)
