@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from pydantic import ValidationError
 from aiosmtpd.controller import Controller
 from starlette.requests import Request
 
@@ -22,6 +23,7 @@ from palisade.adapters.delivery.codes import (
     WebhookSmsDelivery,
 )
 from palisade.adapters.limits.counters import MemoryRateLimiter, RedisRateLimiter
+from palisade.config import Settings
 from palisade.domain.identifiers import Identifier, IdentifierKind
 from palisade.entrypoints.http.dependencies import client_address
 from tests.conftest import REDIS_URL, free_port
@@ -113,14 +115,9 @@ def test_redis_limiter_is_one_budget_for_every_client(redis_client) -> None:
     assert redis_client.pttl("palisade:limit:test-shared") > 0  # the window expires
 
 
-class _Settings:
-    def __init__(self, trusted: list[str]) -> None:
-        self.trusted_proxies = trusted
-
-
 class _Platform:
     def __init__(self, trusted: list[str]) -> None:
-        self.settings = _Settings(trusted)
+        self.settings = Settings(_env_file=None, trusted_proxies=trusted)
 
 
 def _request(peer: str, forwarded: str | None) -> Request:
@@ -140,6 +137,11 @@ def _request(peer: str, forwarded: str | None) -> Request:
 ])
 def test_trusted_proxy_rule(trusted, peer, forwarded, expected) -> None:
     assert client_address(_request(peer, forwarded), _Platform(trusted)) == expected  # type: ignore[arg-type]
+
+
+def test_an_invalid_trusted_proxy_is_refused_at_start_up() -> None:
+    with pytest.raises(ValidationError, match="not an IP network"):
+        Settings(_env_file=None, trusted_proxies=["10.0.0.0/8", "proxy.internal"])
 
 
 def test_operations_endpoints_and_headers(platform) -> None:

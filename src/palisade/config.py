@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -50,6 +52,22 @@ class Settings(BaseSettings):
     @classmethod
     def _region_upper(cls, value: str) -> str:
         return value.upper()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"PALISADE_TRUSTED_PROXIES: {network!r} is not an IP "
+                                 "network such as 10.0.0.0/8") from None
+        return value
+
+    @cached_property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """Parsed once, not on every request."""
+        return tuple(ipaddress.ip_network(n, strict=False) for n in self.trusted_proxies)
 
     @property
     def resolved_database_url(self) -> str:

@@ -35,7 +35,7 @@ def client_address(request: Request, p: PlatformDep) -> str:
     configured trusted proxy, and then only up to the first hop that is not one (the
     rightmost untrusted address): anyone else can write any value into that header."""
     peer = request.client.host if request.client else "0.0.0.0"
-    trusted = [ipaddress.ip_network(n, strict=False) for n in p.settings.trusted_proxies]
+    trusted = p.settings.trusted_networks
 
     def is_trusted(addr: str) -> bool:
         try:
