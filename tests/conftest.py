@@ -185,6 +185,11 @@ def last_code(platform: Platform, to: str) -> str:
     raise AssertionError("no code was sent")
 
 
+def wrong_code(code: str) -> str:
+    """A well-formed code that is certainly not `code`."""
+    return f"{(int(code) + 1) % 10**6:06d}"
+
+
 @dataclass
 class Person:
     id: str
@@ -286,3 +291,19 @@ def serving(home: Path, env: dict[str, str] | None = None) -> Iterator[LiveServe
         yield live
     finally:
         stop_server(live)
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One live server (SQLite, relaxed limits) per test module that asks for it."""
+    with serving(tmp_path_factory.mktemp("live-home")) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def live_platform(live_server: LiveServer) -> Iterator[Platform]:
+    """The live server's home and database, read directly: only to read codes from the
+    outbox, as a person would read their phone."""
+    p = build(Settings(home=Path(live_server.env["PALISADE_HOME"]), _env_file=None))
+    yield p
+    p.close()

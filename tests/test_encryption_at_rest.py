@@ -35,11 +35,17 @@ def _dump_all_tables(platform) -> bytes:
     return bytes(out)
 
 
-def test_no_pii_or_message_text_in_the_database(platform) -> None:
+@pytest.fixture
+def conversing(platform):
+    """Two friends; `a` has a profile full of recognisable words; they have a conversation."""
     a, b = register(platform), register(platform)
     befriend(platform, a, b)
     platform.profiles.update(a.id, SECRET_WORDS, {})
-    conv = platform.messaging.open(a.id, b.id)
+    return a, b, platform.messaging.open(a.id, b.id)
+
+
+def test_no_pii_or_message_text_in_the_database(platform, conversing) -> None:
+    a, b, conv = conversing
     platform.messaging.send(a.id, conv.id, "meet me at the Quixville lighthouse")
     dump = _dump_all_tables(platform)
     national = a.phone[2:]  # without +1
@@ -87,11 +93,8 @@ def test_lookups_go_through_the_blind_index(platform) -> None:
     assert platform.accounts.bidx.of(parse_identifier(email, "US")) != bidx
 
 
-def test_erasure_crypto_shreds_and_removes_everything(platform) -> None:
-    a, b = register(platform), register(platform)
-    befriend(platform, a, b)
-    platform.profiles.update(a.id, SECRET_WORDS, {})
-    conv = platform.messaging.open(a.id, b.id)
+def test_erasure_crypto_shreds_and_removes_everything(platform, conversing) -> None:
+    a, b, conv = conversing
     platform.messaging.send(a.id, conv.id, "from a")
     platform.messaging.send(b.id, conv.id, "from b")
     with platform.uow() as s:  # what a backup taken before erasure holds

@@ -1,7 +1,7 @@
 """The whole API against a real `palisade serve` process, over HTTP only (httpx).
 
-One server (SQLite in a temporary home) serves the module. Codes are read from the encrypted
-development outbox through a Platform built on the server's own settings. Every request the
+One live server (SQLite in a temporary home) serves the module. Codes are read from the encrypted
+development outbox through a Platform built on the live server's own settings. Every request the
 module makes, and every problem document it gets back, is recorded, so the last tests can
 check that the OpenAPI document lists each route used and that each problem `type` resolves.
 """
@@ -11,39 +11,18 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from palisade.bootstrap import Platform, build
-from palisade.config import Settings
-from tests.conftest import LiveServer, last_code, serving, unique_phone
+from palisade.bootstrap import Platform
+from tests.conftest import LiveServer, last_code, unique_phone
 
 PROBLEM_JSON = "application/problem+json"
 
 # (METHOD, path as sent) of every request, and every problem document received.
 USED: set[tuple[str, str]] = set()
 PROBLEMS: list[dict] = []
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("e2e-home")
-
-
-@pytest.fixture(scope="module")
-def server(home: Path) -> Iterator[LiveServer]:
-    with serving(home) as live:
-        yield live
-
-
-@pytest.fixture(scope="module")
-def platform(server: LiveServer, home: Path) -> Iterator[Platform]:
-    """Only to read codes from the outbox: same home (keys) and database as the server."""
-    p = build(Settings(home=home, _env_file=None))
-    yield p
-    p.close()
 
 
 def _record_request(request: httpx.Request) -> None:
@@ -57,8 +36,8 @@ def _record_response(response: httpx.Response) -> None:
 
 
 @pytest.fixture(scope="module")
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=30, event_hooks={
+def http(live_server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_server.url, timeout=30, event_hooks={
             "request": [_record_request], "response": [_record_response]}) as client:
         yield client
 
@@ -78,14 +57,14 @@ def national(phone: str) -> str:
     return f"{phone[2:5]}.{phone[5:8]}.{phone[8:]}"
 
 
-def sign_in_by_code(http: httpx.Client, platform: Platform, identifier: str,
+def sign_in_by_code(http: httpx.Client, live_platform: Platform, identifier: str,
                     canonical: str | None = None) -> dict:
     """Ask for a code for `identifier`, read it from the outbox (addressed to the canonical
     form) and sign in with it. Returns the SessionOut document."""
     r = http.post("/v1/auth/codes", json={"identifier": identifier})
     assert r.status_code == 202, r.text
     assert set(r.json()) == {"sent_to", "expires_in_seconds"}
-    code = last_code(platform, canonical or identifier)
+    code = last_code(live_platform, canonical or identifier)
     r = http.post("/v1/auth/sessions", json={"identifier": identifier, "code": code})
     assert r.status_code == 201, r.text
     doc = r.json()
@@ -104,9 +83,9 @@ class Person:
         return bearer(self.token)
 
 
-def new_person(http: httpx.Client, platform: Platform) -> Person:
+def new_person(http: httpx.Client, live_platform: Platform) -> Person:
     phone = unique_phone()
-    doc = sign_in_by_code(http, platform, phone)
+    doc = sign_in_by_code(http, live_platform, phone)
     assert doc["created"] is True
     return Person(doc, phone)
 
@@ -145,16 +124,16 @@ def unknown_id() -> str:
 
 
 def test_one_phone_in_different_spellings_is_one_person(http: httpx.Client,
-                                                        platform: Platform) -> None:
+                                                        live_platform: Platform) -> None:
     phone = unique_phone()
-    first = sign_in_by_code(http, platform, phone)
+    first = sign_in_by_code(http, live_platform, phone)
     assert first["created"] is True
 
-    again = sign_in_by_code(http, platform, pretty(phone), canonical=phone)
+    again = sign_in_by_code(http, live_platform, pretty(phone), canonical=phone)
     assert again["created"] is False
     assert again["person_id"] == first["person_id"]
 
-    third = sign_in_by_code(http, platform, national(phone), canonical=phone)
+    third = sign_in_by_code(http, live_platform, national(phone), canonical=phone)
     assert (third["person_id"], third["created"]) == (first["person_id"], False)
     assert len({first["token"], again["token"], third["token"]}) == 3
 
@@ -163,13 +142,13 @@ def test_one_phone_in_different_spellings_is_one_person(http: httpx.Client,
     assert [(i["kind"], i["value"]) for i in r.json()] == [("phone", phone)]
 
     # Someone else's number is someone else.
-    other = sign_in_by_code(http, platform, unique_phone())
+    other = sign_in_by_code(http, live_platform, unique_phone())
     assert other["created"] is True and other["person_id"] != first["person_id"]
 
 
 def test_audiences_decide_what_a_stranger_and_then_a_friend_see(http: httpx.Client,
-                                                               platform: Platform) -> None:
-    ada, bob = new_person(http, platform), new_person(http, platform)
+                                                               live_platform: Platform) -> None:
+    ada, bob = new_person(http, live_platform), new_person(http, live_platform)
     r = http.patch("/v1/me/profile", headers=ada.auth, json={
         "fields": {"name": "Ada Example", "birthday": "1990-12-10", "location": "London",
                    "bio": "Engines", "relationship_status": "single"},
@@ -218,8 +197,8 @@ def test_audiences_decide_what_a_stranger_and_then_a_friend_see(http: httpx.Clie
 
 
 def test_view_as_follows_audience_changes_and_mints_nothing(http: httpx.Client,
-                                                            platform: Platform) -> None:
-    ada, friend, stranger = (new_person(http, platform) for _ in range(3))
+                                                            live_platform: Platform) -> None:
+    ada, friend, stranger = (new_person(http, live_platform) for _ in range(3))
     befriend(http, friend, ada)
     r = http.patch("/v1/me/profile", headers=ada.auth, json={
         "fields": {"name": "Ada V", "birthday": "1991-01-02", "bio": "Hello"}})
@@ -279,8 +258,8 @@ def test_view_as_follows_audience_changes_and_mints_nothing(http: httpx.Client,
 
 
 def test_conversation_is_for_its_two_participants_only(http: httpx.Client,
-                                                       platform: Platform) -> None:
-    ada, bob, eve = (new_person(http, platform) for _ in range(3))
+                                                       live_platform: Platform) -> None:
+    ada, bob, eve = (new_person(http, live_platform) for _ in range(3))
     befriend(http, ada, bob)
     befriend(http, eve, ada)  # eve is a friend of both...
     befriend(http, eve, bob)  # ...and still not in their conversation
@@ -343,14 +322,14 @@ def test_conversation_is_for_its_two_participants_only(http: httpx.Client,
     assert [m["body"] for m in r.json()] == ["first, kept", "second, disappears"]
 
     # Only friends may open a conversation.
-    stranger = new_person(http, platform)
+    stranger = new_person(http, live_platform)
     assert_problem(http.post("/v1/conversations", json={"person_id": ada.id},
                              headers=stranger.auth), 403, "forbidden")
 
 
 def test_a_block_hides_the_blocker_exactly_like_an_unknown_id(http: httpx.Client,
-                                                              platform: Platform) -> None:
-    ada, bob = new_person(http, platform), new_person(http, platform)
+                                                              live_platform: Platform) -> None:
+    ada, bob = new_person(http, live_platform), new_person(http, live_platform)
     http.patch("/v1/me/profile", headers=ada.auth, json={"fields": {"name": "Ada B"}})
     befriend(http, ada, bob)
     cid = http.post("/v1/conversations", json={"person_id": bob.id}, headers=ada.auth).json()["id"]
@@ -381,10 +360,10 @@ def test_a_block_hides_the_blocker_exactly_like_an_unknown_id(http: httpx.Client
     assert r.status_code == 200 and r.json()["relationship"] == "stranger"
 
 
-def test_sign_out_and_sign_out_everywhere(http: httpx.Client, platform: Platform) -> None:
+def test_sign_out_and_sign_out_everywhere(http: httpx.Client, live_platform: Platform) -> None:
     phone = unique_phone()
-    one = sign_in_by_code(http, platform, phone)["token"]
-    two = sign_in_by_code(http, platform, pretty(phone), canonical=phone)["token"]
+    one = sign_in_by_code(http, live_platform, phone)["token"]
+    two = sign_in_by_code(http, live_platform, pretty(phone), canonical=phone)["token"]
     r = http.get("/v1/me/sessions", headers=bearer(one))
     assert len(r.json()) == 2 and sum(s["current"] for s in r.json()) == 1
 
@@ -399,7 +378,7 @@ def test_sign_out_and_sign_out_everywhere(http: httpx.Client, platform: Platform
     person_id = r.json()["person_id"]
     assert len(http.get("/v1/me/sessions", headers=bearer(two)).json()) == 1
 
-    three = sign_in_by_code(http, platform, phone)["token"]
+    three = sign_in_by_code(http, live_platform, phone)["token"]
     assert http.delete("/v1/me/sessions", headers=bearer(two)).status_code == 204
     for token in (two, three):
         assert_problem(http.get("/v1/me/profile", headers=bearer(token)), 401, "unauthenticated")
@@ -407,13 +386,13 @@ def test_sign_out_and_sign_out_everywhere(http: httpx.Client, platform: Platform
     assert_problem(http.get("/v1/me"), 401, "unauthenticated")
     assert_problem(http.get("/v1/me", headers=bearer("pls_" + "x" * 43)), 401)
 
-    four = sign_in_by_code(http, platform, phone)
+    four = sign_in_by_code(http, live_platform, phone)
     assert four["person_id"] == person_id and four["created"] is False
 
 
 def test_password_sign_in_and_indistinguishable_failures(http: httpx.Client,
-                                                         platform: Platform) -> None:
-    me = new_person(http, platform)
+                                                         live_platform: Platform) -> None:
+    me = new_person(http, live_platform)
     password = "correct horse " + secrets.token_hex(4)
     assert_problem(http.put("/v1/me/password", json={"new_password": "short"},
                             headers=me.auth), 422)
@@ -454,8 +433,8 @@ def test_password_sign_in_and_indistinguishable_failures(http: httpx.Client,
 
 
 def test_erasure_returns_a_receipt_and_frees_the_phone(http: httpx.Client,
-                                                       platform: Platform) -> None:
-    me, friend = new_person(http, platform), new_person(http, platform)
+                                                       live_platform: Platform) -> None:
+    me, friend = new_person(http, live_platform), new_person(http, live_platform)
     http.patch("/v1/me/profile", headers=me.auth, json={"fields": {"name": "Soon Gone"}})
     befriend(http, me, friend)
 
@@ -480,7 +459,7 @@ def test_erasure_returns_a_receipt_and_frees_the_phone(http: httpx.Client,
                                     headers=friend.auth).content
     assert http.get("/v1/friends", headers=friend.auth).json()["friends"] == []
 
-    again = sign_in_by_code(http, platform, pretty(me.phone), canonical=me.phone)
+    again = sign_in_by_code(http, live_platform, pretty(me.phone), canonical=me.phone)
     assert again["created"] is True
     assert again["person_id"] != me.id
     r = http.get("/v1/me/profile", headers=bearer(again["token"]))

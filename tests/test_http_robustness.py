@@ -1,4 +1,4 @@
-"""Bad input never becomes a server error, never half-writes, and no route shows a
+"""Bad input never becomes a live_server error, never half-writes, and no route shows a
 conversation to someone outside it. Driven by the live server's own OpenAPI document, so a
 new route is covered the day it is added."""
 
@@ -9,7 +9,6 @@ import secrets
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,43 +16,24 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from palisade.bootstrap import Platform, build
-from palisade.config import Settings
-from tests.conftest import LiveServer, last_code, serving, unique_phone
+from palisade.bootstrap import Platform
+from tests.conftest import LiveServer, last_code, unique_phone
 
 PROBLEM_JSON = "application/problem+json"
 HUGE = "x" * 100_000
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("robustness-home")
-
-
-@pytest.fixture(scope="module")
-def server(home: Path) -> Iterator[LiveServer]:
-    with serving(home) as live:
-        yield live
-
-
-@pytest.fixture(scope="module")
-def platform(server: LiveServer, home: Path) -> Iterator[Platform]:
-    p = build(Settings(home=home, _env_file=None))
-    yield p
-    p.close()
-
-
-@pytest.fixture(scope="module")
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=60) as client:
+def http(live_server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_server.url, timeout=60) as client:
         yield client
 
 
-def sign_in(http: httpx.Client, platform: Platform, phone: str) -> dict:
+def sign_in(http: httpx.Client, live_platform: Platform, phone: str) -> dict:
     r = http.post("/v1/auth/codes", json={"identifier": phone})
     assert r.status_code == 202, r.text
     r = http.post("/v1/auth/sessions", json={"identifier": phone,
-                                             "code": last_code(platform, phone)})
+                                             "code": last_code(live_platform, phone)})
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -61,7 +41,7 @@ def sign_in(http: httpx.Client, platform: Platform, phone: str) -> dict:
 @dataclass
 class Person:
     http: httpx.Client
-    platform: Platform
+    live_platform: Platform
     phone: str = field(default_factory=unique_phone)
     id: str = ""
     token: str = ""
@@ -70,7 +50,7 @@ class Person:
         self.refresh()
 
     def refresh(self) -> None:
-        doc = sign_in(self.http, self.platform, self.phone)
+        doc = sign_in(self.http, self.live_platform, self.phone)
         self.id, self.token = doc["person_id"], doc["token"]
 
     @property
@@ -101,8 +81,8 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(http: httpx.Client, platform: Platform) -> World:
-    me, friend, outsider, asker = (Person(http, platform) for _ in range(4))
+def world(http: httpx.Client, live_platform: Platform) -> World:
+    me, friend, outsider, asker = (Person(http, live_platform) for _ in range(4))
     befriend(http, me, friend)
     befriend(http, outsider, me)
     befriend(http, outsider, friend)
@@ -332,9 +312,9 @@ def test_no_operation_fails_on_malformed_input(http: httpx.Client, operations: l
 
 
 @pytest.mark.parametrize("after", ["9223372036854775808", "99999999999999999999999999999"])
-def test_after_beyond_64_bits_is_a_client_error(server: LiveServer, world: World,
+def test_after_beyond_64_bits_is_a_client_error(live_server: LiveServer, world: World,
                                                 after: str) -> None:
-    with httpx.Client(base_url=server.url, timeout=30) as fresh:  # a 500 drops the connection
+    with httpx.Client(base_url=live_server.url, timeout=30) as fresh:  # a 500 drops the connection
         r = fresh.get(f"/v1/conversations/{world.conversation_id}/messages",
                       params={"after": after}, headers=world.me.auth)
     check(r, f"after={after}")
@@ -413,8 +393,8 @@ def test_generated_bodies_never_fail(http: httpx.Client, operations: list[Operat
 
 
 @pytest.fixture(scope="module")
-def writer(http: httpx.Client, platform: Platform) -> Person:
-    person = Person(http, platform)
+def writer(http: httpx.Client, live_platform: Platform) -> Person:
+    person = Person(http, live_platform)
     r = http.patch("/v1/me/profile", headers=person.auth, json={
         "fields": {"name": "Before", "bio": "Old bio", "birthday": "1990-01-01"},
         "audiences": {"bio": "everyone"}})
@@ -448,7 +428,7 @@ def test_a_rejected_profile_update_changes_nothing(http: httpx.Client, writer: P
     assert http.get("/v1/me/profile", headers=writer.auth).json() == before
 
 
-def test_other_rejected_writes_change_nothing(http: httpx.Client, platform: Platform,
+def test_other_rejected_writes_change_nothing(http: httpx.Client, live_platform: Platform,
                                               world: World) -> None:
     me, friend = world.me, world.friend
     cid = world.conversation_id
@@ -478,7 +458,7 @@ def test_other_rejected_writes_change_nothing(http: httpx.Client, platform: Plat
     assert http.get(f"/v1/conversations/{cid}/messages", headers=me.auth).json() == before
 
     # A rejected friend request is not recorded.
-    stranger = Person(http, platform)
+    stranger = Person(http, live_platform)
     r = http.post("/v1/friend-requests", json={"person_id": me.id, "note": "hi"},
                   headers=stranger.auth)
     assert r.status_code == 422
@@ -499,7 +479,7 @@ def test_other_rejected_writes_change_nothing(http: httpx.Client, platform: Plat
     # A wrong code does not register anybody; the right one then does.
     phone = unique_phone()
     assert http.post("/v1/auth/codes", json={"identifier": phone}).status_code == 202
-    code = last_code(platform, phone)
+    code = last_code(live_platform, phone)
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     r = http.post("/v1/auth/sessions", json={"identifier": phone, "code": wrong})
     check(r, "wrong code")

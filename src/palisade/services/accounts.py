@@ -13,10 +13,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from palisade.adapters.crypto.blind_index import BlindIndex
+from palisade.adapters.crypto.envelope import seal
 from palisade.adapters.delivery.codes import CodeDelivery, DeliveryFailed
 from palisade.adapters.limits.counters import RateLimiter
 from palisade.adapters.passwords import Passwords
@@ -39,7 +41,6 @@ from palisade.domain.errors import (
 from palisade.domain.identifiers import Identifier, parse_identifier
 from palisade.services.clock import Clock
 from palisade.services.people import PersonKeys, identifier_context, new_id
-from palisade.adapters.crypto.envelope import seal
 
 TOKEN_PREFIX = "pls_"
 TOUCH_EVERY = timedelta(minutes=5)
@@ -77,13 +78,13 @@ def hash_token(token: str) -> bytes:
 
 class Accounts:
     def __init__(self, settings: Settings, uow: UnitOfWork, keys: PersonKeys,
-                 blind_index: BlindIndex, code_key, passwords: Passwords,
+                 blind_index: BlindIndex, code_key: Callable[[], bytes], passwords: Passwords,
                  limiter: RateLimiter, delivery: CodeDelivery, clock: Clock) -> None:
         self.settings = settings
         self.uow = uow
         self.keys = keys
         self.bidx = blind_index
-        self._code_key = code_key  # callable -> bytes, so key rotation is picked up
+        self._code_key = code_key  # a callable, so a reloaded keyring is picked up
         self.passwords = passwords
         self.limiter = limiter
         self.delivery = delivery
