@@ -63,6 +63,14 @@ def fresh_postgres_database(admin: sa.Engine) -> tuple[str, str]:
     return name, admin.url.set(database=name).render_as_string(hide_password=False)
 
 
+@pytest.fixture(scope="module")
+def module_postgres(postgres_admin: sa.Engine) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test module, dropped afterwards."""
+    name, url = fresh_postgres_database(postgres_admin)
+    yield url
+    drop_postgres_database(postgres_admin, name)
+
+
 def drop_postgres_database(admin: sa.Engine, name: str) -> None:
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

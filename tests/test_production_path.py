@@ -28,8 +28,6 @@ from palisade.config import Settings
 from tests.conftest import (
     REDIS_URL,
     LiveServer,
-    drop_postgres_database,
-    fresh_postgres_database,
     last_code,
     start_server,
     stop_server,
@@ -67,10 +65,8 @@ def stop(running: Running) -> str:
 
 
 @pytest.fixture(scope="module")
-def database(postgres_admin: sa.Engine) -> Iterator[str]:
-    name, url = fresh_postgres_database(postgres_admin)
-    yield url
-    drop_postgres_database(postgres_admin, name)
+def database(module_postgres: str) -> str:
+    return module_postgres
 
 
 @pytest.fixture(scope="module")

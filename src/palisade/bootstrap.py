@@ -18,12 +18,21 @@ from palisade.adapters.delivery.codes import (
     SmtpDelivery,
     WebhookSmsDelivery,
 )
+from palisade.adapters.crypto.seen_tags import SeenTags
+from palisade.adapters.limits.counter_store import (
+    CounterStore,
+    MemoryCounterStore,
+    RedisCounterStore,
+)
 from palisade.adapters.limits.counters import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from palisade.adapters.passwords import Passwords
 from palisade.adapters.storage.database import UnitOfWork, make_engine, migrate
 from palisade.config import ConfigurationError, Settings
 from palisade.services.accounts import Accounts
+from palisade.domain.discovery.quotas import DiscoveryLimits
 from palisade.services.clock import Clock, system_clock
+from palisade.services.discovery.guard import DiscoveryGuard
+from palisade.services.discovery.sync import Discovery
 from palisade.services.maintenance import Maintenance
 from palisade.services.messaging import Messaging
 from palisade.services.people import PersonKeys
@@ -46,6 +55,7 @@ class Platform:
     social: Social
     messaging: Messaging
     maintenance: Maintenance
+    discovery: Discovery
     clock: Clock
 
     def close(self) -> None:
@@ -81,7 +91,8 @@ def _delivery(settings: Settings, keyrings: KeyringSource,
 
 
 def build(settings: Settings | None = None, clock: Clock = system_clock,
-          limiter: RateLimiter | None = None, passwords: Passwords | None = None) -> Platform:
+          limiter: RateLimiter | None = None, passwords: Passwords | None = None,
+          counters: CounterStore | None = None) -> Platform:
     settings = settings or Settings()
     keyrings = KeyringSource(
         None if settings.keyring else settings.resolved_keys_file,
@@ -90,9 +101,11 @@ def build(settings: Settings | None = None, clock: Clock = system_clock,
     engine = make_engine(settings.resolved_database_url)
     uow = UnitOfWork(engine)
     envelope = Envelope(keyrings)
+    redis_client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
     if limiter is None:
-        limiter = (RedisRateLimiter(redis.Redis.from_url(settings.redis_url))
-                   if settings.redis_url else MemoryRateLimiter())
+        limiter = RedisRateLimiter(redis_client) if redis_client else MemoryRateLimiter()
+    if counters is None:
+        counters = RedisCounterStore(redis_client) if redis_client else MemoryCounterStore()
     outbox = OutboxDelivery(lambda: keyrings.get().secrets["outbox"])
     delivery = _delivery(settings, keyrings, outbox)
     keys = PersonKeys(envelope)
@@ -102,10 +115,15 @@ def build(settings: Settings | None = None, clock: Clock = system_clock,
     accounts = Accounts(settings, uow, keys, blind_index,
                         lambda: keyrings.get().secrets["one_time_codes"],
                         passwords or Passwords(), limiter, delivery, clock)
+    profiles = Profiles(uow, keys, clock)
+    discovery = Discovery(
+        uow, DiscoveryGuard(DiscoveryLimits.from_overrides(settings.discovery_limits), counters),
+        blind_index, SeenTags(keyrings.get().secrets["blind_index"]), profiles, clock,
+        settings.default_region)
     return Platform(
         settings=settings, engine=engine, uow=uow, keyrings=keyrings, envelope=envelope,
         limiter=limiter, delivery=delivery, outbox=outbox, accounts=accounts,
-        profiles=Profiles(uow, keys, clock), social=Social(uow, clock),
+        profiles=profiles, social=Social(uow, clock), discovery=discovery,
         messaging=Messaging(uow, keys, clock),
         maintenance=Maintenance(uow, envelope, keyrings, clock), clock=clock,
     )

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     session_idle_days: int = 30
     purge_interval_seconds: int = 60
     trusted_proxies: list[str] = Field(default_factory=list)
+    admin_token: SecretStr | None = Field(
+        None, description="Bearer token for the operator API (/v1/admin); unset = disabled.")
+    discovery_limits: dict[str, float] = Field(
+        default_factory=dict, description="Overrides of DiscoveryLimits, as a JSON object.")
     log_level: str = "INFO"
 
     @field_validator("default_region")
@@ -62,6 +66,14 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"PALISADE_TRUSTED_PROXIES: {network!r} is not an IP "
                                  "network such as 10.0.0.0/8") from None
+        return value
+
+    @field_validator("discovery_limits")
+    @classmethod
+    def _limits(cls, value: dict[str, float]) -> dict[str, float]:
+        from palisade.domain.discovery.quotas import DiscoveryLimits
+
+        DiscoveryLimits.from_overrides(value)  # raises ValueError naming the bad key
         return value
 
     @cached_property

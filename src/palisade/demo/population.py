@@ -27,6 +27,7 @@ from palisade.adapters.storage.repository import Repository
 from palisade.adapters.storage.tables import (
     Conversation,
     DataKey,
+    AddressBookEdge,
     Friendship,
     IdentifierRow,
     Message,
@@ -194,6 +195,25 @@ def _conversations(people: list[SyntheticPerson], rng: random.Random
     return out
 
 
+def _discoverability(index: int, kind: IdentifierKind) -> str:
+    """A spread of discovery settings: a quarter of phones findable by everyone, one in
+    twenty by nobody, the rest (and every email) on the default."""
+    if kind is IdentifierKind.PHONE and index % 20 < 5:
+        return "everyone"
+    if kind is IdentifierKind.PHONE and index % 20 == 5:
+        return "nobody"
+    return "mutual_contacts"
+
+
+def _insert_friends(repo: Repository, edges: list[dict[str, object]]) -> None:
+    """Friendships, and each friend in the other's synced address book (as if both had
+    synced their contacts once), so `mutual_contacts` finds friends in the demo."""
+    repo.bulk_insert(Friendship, edges)
+    repo.bulk_insert(AddressBookEdge, [
+        {"owner_id": e["person_id"], "contact_id": e["friend_id"], "created_at": e["created_at"],
+         "revealed_at": None} for e in edges])
+
+
 def load(repo: Repository, population: Population, envelope: Envelope, blind_index: BlindIndex,
          now: datetime | None = None, batch: int = 2000,
          progress: Callable[[int], None] | None = None) -> None:
@@ -212,6 +232,7 @@ def load(repo: Repository, population: Population, envelope: Envelope, blind_ind
             for kind, value in ((IdentifierKind.PHONE, p.phone), (IdentifierKind.EMAIL, p.email)):
                 identifiers.append({
                     "id": new_id(), "person_id": p.id, "kind": kind.value,
+                    "discoverability": _discoverability(idx, kind),
                     "value_bidx": blind_index.of(Identifier(kind, value)),
                     "value_ct": seal(key, value.encode(), identifier_context(p.id, kind.value)),
                     "verified_at": now})
@@ -229,9 +250,9 @@ def load(repo: Repository, population: Population, envelope: Envelope, blind_ind
         edges.append({"person_id": people[a].id, "friend_id": people[b].id, "created_at": now})
         edges.append({"person_id": people[b].id, "friend_id": people[a].id, "created_at": now})
         if len(edges) >= batch * 4:
-            repo.bulk_insert(Friendship, edges)
+            _insert_friends(repo, edges)
             edges = []
-    repo.bulk_insert(Friendship, edges)
+    _insert_friends(repo, edges)
     for a, b, timer, msgs in population.conversations:
         pa, pb = sorted((people[a].id, people[b].id))
         conv_id = new_id()

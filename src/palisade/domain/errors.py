@@ -79,6 +79,24 @@ class Conflict(DomainError):
     title = "This conflicts with the current state"
 
 
+class ReverificationRequired(DomainError):
+    code = "reverification-required"
+    status = 403
+    title = "Confirm a one-time code before syncing contacts again"
+
+
+class DiscoveryFrozen(DomainError):
+    code = "discovery-frozen"
+    status = 403
+    title = "Contact discovery is switched off for this account pending review"
+
+
+class TooLarge(DomainError):
+    code = "too-large"
+    status = 413
+    title = "The request is larger than allowed"
+
+
 ALL_ERRORS: tuple[type[DomainError], ...] = (
     DomainError,
     InvalidInput,
@@ -91,4 +109,7 @@ ALL_ERRORS: tuple[type[DomainError], ...] = (
     Forbidden,
     NotFound,
     Conflict,
+    ReverificationRequired,
+    DiscoveryFrozen,
+    TooLarge,
 )

@@ -18,6 +18,7 @@ MAX_ATTEMPTS = 5
 class Purpose(StrEnum):
     SIGN_IN = "sign_in"  # sign in, or register if the identifier is new
     ADD_IDENTIFIER = "add_identifier"  # attach an identifier to a signed-in person
+    REVERIFY = "reverify"  # prove control again (asked of accounts whose discovery looks automated)
 
 
 class Outcome(StrEnum):

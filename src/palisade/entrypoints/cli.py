@@ -23,6 +23,8 @@ app = typer.Typer(help="Palisade: personal data served under its owners' rules."
 keys_app = typer.Typer(help="Manage the master keys that wrap every person's data key.",
                        no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+discovery_app = typer.Typer(help="Operate contact discovery.", no_args_is_help=True)
+app.add_typer(discovery_app, name="discovery")
 console = Console()
 
 
@@ -158,6 +160,28 @@ def outbox(limit: Annotated[int, typer.Option(help="How many, newest first")] = 
     for row in rows:
         table.add_row(row["at"][:19], row["channel"], row["to"], row["text"])
     console.print(table)
+    platform.close()
+
+
+@app.command()
+def alerts(after: Annotated[int | None, typer.Option(help="Only alerts after this id")] = None,
+           limit: Annotated[int, typer.Option(help="How many, oldest first")] = 100) -> None:
+    """Show contact-discovery detections (the same list as GET /v1/admin/alerts)."""
+    platform = _platform()
+    table = Table("id", "at", "kind", "subject", "level", "detail")
+    for a in platform.discovery.alerts(after, limit):
+        table.add_row(str(a.id), a.created_at.isoformat()[:19], a.kind, a.subject,
+                      a.level or "-", a.detail)
+    console.print(table)
+    platform.close()
+
+
+@discovery_app.command("lift")
+def discovery_lift(person_id: Annotated[str, typer.Argument(help="The account id")]) -> None:
+    """Lift every discovery restriction (slowed, re-verify, frozen) after review."""
+    platform = _platform()
+    platform.discovery.lift(person_id)
+    console.print(f"Discovery restrictions lifted for {person_id}.")
     platform.close()
 
 

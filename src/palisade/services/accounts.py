@@ -44,6 +44,8 @@ from palisade.services.people import PersonKeys, identifier_context, new_id
 
 TOKEN_PREFIX = "pls_"
 TOUCH_EVERY = timedelta(minutes=5)
+# The same words whether the identifier is someone else's or nobody's: no membership oracle.
+NOT_YOURS = "Use one of your own verified phone numbers or email addresses."
 
 
 class DeliveryUnavailable(DomainError):
@@ -129,6 +131,10 @@ class Accounts:
         code = f"{secrets.randbelow(10**otp.CODE_DIGITS):0{otp.CODE_DIGITS}d}"
         with self.uow() as session:
             repo = Repository(session)
+            if purpose is otp.Purpose.REVERIFY:
+                owner = repo.identifier_by_bidx(bidx)
+                if owner is None or owner.person_id != person_id:
+                    raise InvalidInput(NOT_YOURS)
             if purpose is otp.Purpose.ADD_IDENTIFIER:
                 owner = repo.identifier_by_bidx(bidx)
                 if owner is not None and owner.person_id == person_id:
@@ -171,6 +177,17 @@ class Accounts:
             raise CodeExpired("Too many wrong tries: this code no longer works. "
                               "Ask for a new one.")
         raise CodeExpired("This code has expired or was already used. Ask for a new one.")
+
+    def confirm_control(self, person_id: str, raw_identifier: str, code: str) -> None:
+        """The signed-in person proves again that they control one of their identifiers."""
+        identifier = self.parse(raw_identifier)
+        bidx = self.bidx.of(identifier)
+        with self.uow() as session:
+            repo = Repository(session)
+            row = repo.identifier_by_bidx(bidx)
+            if row is None or row.person_id != person_id:
+                raise InvalidInput(NOT_YOURS)
+            self._consume_code(repo, bidx, otp.Purpose.REVERIFY, code, person_id)
 
     # --- sign-in -------------------------------------------------------------------------
     def sign_in_with_code(self, raw_identifier: str, code: str) -> SignedIn:

@@ -77,7 +77,8 @@ class Profiles:
         self.clock = clock
 
     def _render(self, repo: Repository, subject_id: str, relationship: Relationship,
-                prefetched: Row | None = None) -> RenderedProfile:
+                prefetched: Row | None = None,
+                identifiers: list | None = None) -> RenderedProfile:
         row = prefetched if prefetched is not None else repo.profile(subject_id)
         if row is None:
             raise NotFound(NOT_FOUND)
@@ -96,7 +97,8 @@ class Profiles:
             wanted = {IdentifierKind(f.value) for f in allowed
                       if f in (ProfileField.PHONE, ProfileField.EMAIL)}
             if wanted:
-                for ident in repo.identifiers_of(subject_id):  # oldest verified first
+                rows = identifiers if identifiers is not None else repo.identifiers_of(subject_id)
+                for ident in rows:  # oldest verified first
                     kind = IdentifierKind(ident.kind)
                     if kind in wanted and kind.value not in values:
                         values[kind.value] = self.keys.open_identifier(key, ident)
@@ -196,6 +198,17 @@ class Profiles:
                     None: Relationship.STRANGER,
                 }[audience]
             return self._render(repo, owner_id, relationship)
+
+    def render_many(self, repo: Repository,
+                    relationships: dict[str, Relationship]) -> dict[str, RenderedProfile]:
+        """Several people's profiles, each as the given (already classified) relationship
+        allows, with two queries in all. Used by contact discovery for its matches."""
+        ids = [pid for pid, rel in relationships.items() if rel is not Relationship.BLOCKED]
+        rows = repo.profiles_with_keys(ids)
+        identifiers = repo.identifiers_of_many(ids)
+        return {pid: self._render(repo, pid, relationships[pid], prefetched=rows[pid],
+                                  identifiers=identifiers.get(pid, []))
+                for pid in ids if pid in rows}
 
     def names_for_friend(self, viewer_id: str, person_ids: list[str]) -> dict[str, str]:
         """Names of people as `viewer_id` may see them (for friend lists), one decision and

@@ -16,9 +16,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from palisade.adapters.storage.tables import (
+    AddressBookEdge,
     Block,
     Conversation,
     DataKey,
+    DiscoveryAlert,
+    DiscoveryNotice,
+    DiscoverySeen,
+    DiscoveryState,
     FriendRequest,
     Friendship,
     IdentifierRow,
@@ -252,6 +257,137 @@ class Repository:
         stmt = delete(Message).where(Message.expires_at.is_not(None), Message.expires_at <= now)
         return self.s.execute(stmt).rowcount
 
+    # --- contact discovery ---------------------------------------------------------------
+    def members_by_bidx(self, bidxs: Sequence[bytes]) -> Sequence[Row]:
+        """(value_bidx, person_id, discoverability) of every identifier among `bidxs`."""
+        if not bidxs:
+            return []
+        stmt = select(IdentifierRow.value_bidx, IdentifierRow.person_id,
+                      IdentifierRow.discoverability).where(IdentifierRow.value_bidx.in_(bidxs))
+        return self.s.execute(stmt).all()
+
+    def seen_tags(self, person_id: str, tags: Sequence[int]) -> set[int]:
+        if not tags:
+            return set()
+        stmt = select(DiscoverySeen.tag).where(DiscoverySeen.person_id == person_id,
+                                               DiscoverySeen.tag.in_(tags))
+        return set(self.s.scalars(stmt))
+
+    def add_seen(self, person_id: str, tags: Iterable[int]) -> None:
+        self.bulk_insert(DiscoverySeen, [{"person_id": person_id, "tag": t} for t in tags])
+
+    def standing_facts(self, person_id: str) -> Row | None:
+        """created_at, number of friends, number of people whose synced book has them."""
+        friends = (select(func.count()).select_from(Friendship)
+                   .where(Friendship.person_id == person_id).scalar_subquery())
+        known_by = (select(func.count()).select_from(AddressBookEdge)
+                    .where(AddressBookEdge.contact_id == person_id).scalar_subquery())
+        stmt = select(Person.created_at, friends.label("friends"),
+                      known_by.label("known_by")).where(Person.id == person_id)
+        return self.s.execute(stmt).first()
+
+    def discovery_ties(self, me: str, others: Sequence[str], now: datetime) -> dict[str, set[str]]:
+        """For each relation, which of `others` stand in it to `me`."""
+        if not others:
+            return {k: set() for k in ("friend", "fof", "has_you", "blocked", "revealed",
+                                       "hidden")}
+        f1, f2 = aliased(Friendship), aliased(Friendship)
+        queries = {
+            "friend": select(Friendship.friend_id).where(Friendship.person_id == me,
+                                                        Friendship.friend_id.in_(others)),
+            "fof": select(f2.friend_id).distinct().join(f1, f2.person_id == f1.friend_id)
+            .where(f1.person_id == me, f2.friend_id.in_(others)),
+            "has_you": select(AddressBookEdge.owner_id).where(
+                AddressBookEdge.contact_id == me, AddressBookEdge.owner_id.in_(others)),
+            "blocked_by_me": select(Block.blocked_id).where(Block.blocker_id == me,
+                                                            Block.blocked_id.in_(others)),
+            "blocked_me": select(Block.blocker_id).where(Block.blocked_id == me,
+                                                         Block.blocker_id.in_(others)),
+            "revealed": select(AddressBookEdge.contact_id).where(
+                AddressBookEdge.owner_id == me, AddressBookEdge.contact_id.in_(others),
+                AddressBookEdge.revealed_at.is_not(None)),
+            "hidden": select(DiscoveryState.person_id).where(
+                DiscoveryState.person_id.in_(others), DiscoveryState.hidden_until > now),
+        }
+        out = {name: set(self.s.scalars(q)) for name, q in queries.items()}
+        out["blocked"] = out.pop("blocked_by_me") | out.pop("blocked_me")
+        return out
+
+    def book(self, owner_id: str) -> list[str]:
+        stmt = select(AddressBookEdge.contact_id).where(AddressBookEdge.owner_id == owner_id)
+        return list(self.s.scalars(stmt))
+
+    def add_edges(self, owner_id: str, contacts: Iterable[str], now: datetime) -> None:
+        self.bulk_insert(AddressBookEdge, [
+            {"owner_id": owner_id, "contact_id": c, "created_at": now, "revealed_at": None}
+            for c in contacts])
+
+    def remove_edges(self, owner_id: str, contacts: Iterable[str] | None = None,
+                     keep: Iterable[str] | None = None) -> int:
+        stmt = delete(AddressBookEdge).where(AddressBookEdge.owner_id == owner_id)
+        if contacts is not None:
+            stmt = stmt.where(AddressBookEdge.contact_id.in_(list(contacts)))
+        if keep is not None:
+            stmt = stmt.where(AddressBookEdge.contact_id.not_in(list(keep)))
+        return self.s.execute(stmt).rowcount
+
+    def mark_revealed(self, owner_id: str, contacts: Sequence[str], now: datetime) -> None:
+        if contacts:
+            self.s.execute(update(AddressBookEdge).where(
+                AddressBookEdge.owner_id == owner_id, AddressBookEdge.contact_id.in_(contacts),
+                AddressBookEdge.revealed_at.is_(None)).values(revealed_at=now))
+
+    def revealed_contacts(self, owner_id: str) -> list[str]:
+        stmt = select(AddressBookEdge.contact_id).where(AddressBookEdge.owner_id == owner_id,
+                                                        AddressBookEdge.revealed_at.is_not(None))
+        return list(self.s.scalars(stmt))
+
+    def discovery_state(self, person_id: str, for_update: bool = False) -> DiscoveryState | None:
+        return self.s.get(DiscoveryState, person_id, with_for_update=for_update)
+
+    def upsert_discovery_state(self, person_id: str, now: datetime, **values: object) -> None:
+        row = self.s.get(DiscoveryState, person_id)
+        if row is None:
+            row = DiscoveryState(person_id=person_id, level=0, hidden_until=None, updated_at=now)
+            self.s.add(row)
+        for name, value in values.items():
+            setattr(row, name, value)
+        row.updated_at = now
+        self.s.flush()
+
+    def frozen_or_reverify(self) -> Sequence[DiscoveryState]:
+        return self.s.scalars(select(DiscoveryState).where(DiscoveryState.level >= 2)).all()
+
+    def notices(self, person_id: str, limit: int = 50) -> Sequence[DiscoveryNotice]:
+        stmt = (select(DiscoveryNotice).where(DiscoveryNotice.person_id == person_id)
+                .order_by(DiscoveryNotice.id.desc()).limit(limit))
+        return self.s.scalars(stmt).all()
+
+    def alerts(self, after_id: int | None, limit: int) -> Sequence[DiscoveryAlert]:
+        stmt = select(DiscoveryAlert)
+        if after_id is not None:
+            stmt = stmt.where(DiscoveryAlert.id > after_id)
+        return self.s.scalars(stmt.order_by(DiscoveryAlert.id).limit(limit)).all()
+
+    def profiles_with_keys(self, person_ids: Sequence[str]) -> dict[str, Row]:
+        """Profile ciphertext, audiences and wrapped data key of several people at once."""
+        if not person_ids:
+            return {}
+        stmt = (select(ProfileRow.person_id, ProfileRow.fields_ct, ProfileRow.audiences,
+                       DataKey.master_key_id, DataKey.wrapped)
+                .join(DataKey, DataKey.person_id == ProfileRow.person_id)
+                .where(ProfileRow.person_id.in_(person_ids)))
+        return {row.person_id: row for row in self.s.execute(stmt)}
+
+    def identifiers_of_many(self, person_ids: Sequence[str]) -> dict[str, list[IdentifierRow]]:
+        out: dict[str, list[IdentifierRow]] = {}
+        if person_ids:
+            stmt = (select(IdentifierRow).where(IdentifierRow.person_id.in_(person_ids))
+                    .order_by(IdentifierRow.verified_at))
+            for row in self.s.scalars(stmt):
+                out.setdefault(row.person_id, []).append(row)
+        return out
+
     # --- erasure -------------------------------------------------------------------------
     def erase_person(self, person_id: str) -> dict[str, int]:
         """Delete every row about a person. The data key goes first: from that statement on,
@@ -275,6 +411,12 @@ class Repository:
             or_(FriendRequest.from_id == person_id, FriendRequest.to_id == person_id)))
         run("blocks", delete(Block).where(
             or_(Block.blocker_id == person_id, Block.blocked_id == person_id)))
+        run("address_book_edges", delete(AddressBookEdge).where(
+            or_(AddressBookEdge.owner_id == person_id, AddressBookEdge.contact_id == person_id)))
+        run("discovery_seen", delete(DiscoverySeen).where(DiscoverySeen.person_id == person_id))
+        run("discovery_state", delete(DiscoveryState).where(DiscoveryState.person_id == person_id))
+        run("discovery_notices", delete(DiscoveryNotice).where(
+            DiscoveryNotice.person_id == person_id))
         run("sessions", delete(SessionRow).where(SessionRow.person_id == person_id))
         run("one_time_codes", delete(OneTimeCodeRow).where(OneTimeCodeRow.person_id == person_id))
         run("identifiers", delete(IdentifierRow).where(IdentifierRow.person_id == person_id))

@@ -84,6 +84,8 @@ class IdentifierRow(Base):
     value_bidx: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     value_ct: Mapped[bytes] = mapped_column(LargeBinary)
     verified_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # who may find the owner by this identifier (domain.discovery.discoverability)
+    discoverability: Mapped[str] = mapped_column(String(24), server_default="mutual_contacts")
 
 
 class ProfileRow(Base):
@@ -197,3 +199,75 @@ class OutboxRow(Base):
     channel: Mapped[str] = mapped_column(String(8))
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- contact discovery ----------------------------------------------------------------------
+
+class AddressBookEdge(Base):
+    """One member in a person's synced address book: `owner_id` has `contact_id`'s number or
+    email. Only members are kept, as ids; non-members' identifiers are never stored."""
+
+    __tablename__ = "address_book_edges"
+    owner_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True
+    )
+    contact_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # owner was shown contact
+    __table_args__ = (Index("ix_address_book_edges_contact_owner", "contact_id", "owner_id"),)
+
+
+class DiscoverySeen(Base):
+    """Which identifiers a person has sent before (so re-sending is free), as lossy 20-bit
+    tags keyed per person: a tag stands for a large set of possible numbers, so the table
+    cannot be turned back into anyone's address book."""
+
+    __tablename__ = "discovery_seen"
+    person_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+
+
+class DiscoveryState(Base):
+    """Durable discovery facts about a person: an escalation level that must survive a
+    restart (re-verify, frozen), and until when they are hidden from strangers."""
+
+    __tablename__ = "discovery_state"
+    person_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True
+    )
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    hidden_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DiscoveryNotice(Base):
+    """Something the person is told about discovery (e.g. hidden after many strangers)."""
+
+    __tablename__ = "discovery_notices"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("persons.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DiscoveryAlert(Base):
+    """An operator alert from the discovery detectors. Subjects are account ids, address
+    groups or number blocks; never a phone number or an email address."""
+
+    __tablename__ = "discovery_alerts"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(100))
+    account_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    level: Mapped[str | None] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -17,7 +17,15 @@ from palisade import __version__
 from palisade.bootstrap import Platform, build
 from palisade.config import Settings
 from palisade.entrypoints.http import problems
-from palisade.entrypoints.http.routers import auth, conversations, me, people, social
+from palisade.entrypoints.http.routers import (
+    admin,
+    auth,
+    conversations,
+    discovery,
+    me,
+    people,
+    social,
+)
 from palisade.logging import configure, get_logger
 
 log = get_logger("palisade.http")
@@ -66,7 +74,7 @@ def create_app(platform: Platform) -> FastAPI:
     )
     app.state.platform = platform
     problems.install(app)
-    for module in (auth, me, people, social, conversations):
+    for module in (auth, me, people, social, conversations, discovery, admin):
         app.include_router(module.router)
 
     @app.middleware("http")

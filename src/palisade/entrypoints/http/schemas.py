@@ -167,3 +167,63 @@ class ErasureReceipt(BaseModel):
     erased_at: datetime
     data_key_destroyed: bool
     rows_deleted: dict[str, int]
+
+
+# --- contact discovery -------------------------------------------------------------------------
+Entry = Annotated[str, StringConstraints(max_length=320)]
+
+
+class SyncIn(Strict):
+    mode: Literal["full", "incremental"] = Field(
+        "full", description="full: this is the whole address book (re-sending it is free); "
+        "incremental: additions and removals since the last sync")
+    contacts: list[Entry] = Field(default_factory=list, max_length=10_000,
+                                  description="Phone numbers and emails, in any common format")
+    removed: list[Entry] = Field(default_factory=list, max_length=10_000,
+                                 description="incremental only: entries deleted from the book")
+
+
+class MatchOut(BaseModel):
+    person_id: str
+    relationship: Relationship
+    identifiers: list[str] = Field(description="Your entries (normalised) that found them")
+    fields: ProfileFields
+
+
+class SyncOut(BaseModel):
+    matches: list[MatchOut]
+    received: int
+    unreadable: int = Field(description="Entries that are not a phone number or email")
+    charged: int = Field(description="Entries you had not sent before (only these count "
+                         "against your allowance)")
+
+
+class DiscoverabilityOut(BaseModel):
+    identifier_id: str
+    kind: str
+    discoverability: Literal["everyone", "friends_of_friends", "mutual_contacts", "nobody"]
+
+
+class DiscoverabilityIn(Strict):
+    discoverability: Literal["everyone", "friends_of_friends", "mutual_contacts", "nobody"]
+
+
+class NoticeOut(BaseModel):
+    kind: str
+    detail: str
+    created_at: datetime
+
+
+class ReverifyIn(Strict):
+    identifier: str = Field(max_length=320)
+    code: str = Field(max_length=16)
+
+
+class AlertOut(BaseModel):
+    id: int
+    kind: str
+    subject: str = Field(description="An account id, an address group or a number block")
+    account_id: str | None
+    level: str | None
+    detail: str
+    created_at: datetime

@@ -1,0 +1,119 @@
+"""Budgets for discovery, and how they grow with an account's standing.
+
+Two budgets per account, both token buckets that refill continuously:
+
+- **Identifiers**: every identifier the account has not sent before costs one token (re-sent
+  identifiers are free, so re-syncing an address book costs nothing). It bounds the raw
+  lookup volume. The capacity fits a large address book on the first sync and grows with age.
+- **Strangers**: revealing a person who does *not* already know the searcher (not a friend,
+  and the searcher is not in that person's synced address book) costs one token. This is the
+  budget a scraper needs and an honest person barely uses: most of an honest address book
+  knows its owner back. Its capacity grows only with evidence that real people know the
+  account (friendships, and people who have the account in their own address book), which
+  a freshly verified sybil account does not have and cannot buy by waiting or by changing
+  address; a thousand sybils get a thousand near-empty stranger budgets.
+
+Per-address groups (/24, /64) get an identifier budget too, charged only by accounts without
+standing, so that carrier-NAT addresses shared by many established people are never limited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+DAY = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Evidence that an account belongs to a real, known person."""
+
+    age_days: float
+    friends: int  # confirmed friendships
+    known_by: int  # distinct people whose synced address book contains this account
+
+    @property
+    def score(self) -> int:
+        return self.friends + self.known_by
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    capacity: float
+    refill_per_second: float
+
+
+@dataclass(frozen=True)
+class DiscoveryLimits:
+    """Every threshold of the discovery defences, with its default. Deployments override
+    them with PALISADE_DISCOVERY_LIMITS (a JSON object of field -> value)."""
+
+    # identifier budget (per account)
+    identifiers_initial: int = 10_000  # a new account's first full sync (p99.5 address book)
+    identifiers_per_day: int = 1_000
+    identifiers_per_age_day: int = 100  # capacity grows with age ...
+    identifiers_max: int = 50_000  # ... up to this
+
+    # stranger budget (per account)
+    strangers_base: int = 1
+    strangers_per_friend: int = 2
+    strangers_per_known_by: int = 2
+    strangers_max: int = 2_000
+    strangers_refill_days: float = 30.0  # the whole capacity refills over this many days
+
+    # an account with at least this standing score is "established"
+    established_score: int = 5
+
+    # per address group (/24, /64), charged by accounts that are not established
+    address_identifiers_per_day: int = 30_000
+    address_new_accounts_per_day: int = 20  # distinct non-established accounts -> finding
+
+    # per person found: strangers who found them in the window, then hidden from strangers
+    person_strangers_per_window: int = 20
+    person_window_days: float = 30.0
+
+    # detectors (window for per-account detectors)
+    detector_window_days: float = 30.0
+    sweep_block_numbers: int = 100  # new numbers in one 1000-number block by one account
+    unallocated_min: int = 50  # new identifiers before the unallocated ratio is judged
+    unallocated_ratio: float = 0.2
+    hit_rate_min: int = 300  # new identifiers before the hit rate is judged
+    hit_rate_ratio: float = 0.5  # honest address books are about 40% members
+    withheld_strangers: int = 200  # strangers withheld in the window
+    platform_block_numbers_per_day: int = 300  # distinct numbers in one block, all low-standing
+
+    # escalation
+    slowed_interval_seconds: int = 60  # a slowed account may sync once per interval
+    slowed_days: float = 7.0
+
+    @classmethod
+    def from_overrides(cls, overrides: dict[str, object]) -> DiscoveryLimits:
+        known = {f.name: f.type for f in fields(cls)}
+        unknown = sorted(set(overrides) - set(known))
+        if unknown:
+            raise ValueError(f"unknown discovery limit(s): {', '.join(unknown)}")
+        values: dict[str, object] = {}
+        for name, value in overrides.items():
+            default = getattr(cls, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ValueError(f"discovery limit {name} must be a non-negative number")
+            values[name] = type(default)(value)
+        return cls(**values)  # type: ignore[arg-type]
+
+    def is_established(self, standing: Standing) -> bool:
+        return standing.score >= self.established_score
+
+    def identifier_bucket(self, standing: Standing) -> Bucket:
+        capacity = min(self.identifiers_max,
+                       self.identifiers_initial + self.identifiers_per_age_day
+                       * int(standing.age_days))
+        return Bucket(capacity, self.identifiers_per_day / DAY)
+
+    def stranger_bucket(self, standing: Standing) -> Bucket:
+        capacity = min(self.strangers_max,
+                       self.strangers_base + self.strangers_per_friend * standing.friends
+                       + self.strangers_per_known_by * standing.known_by)
+        return Bucket(capacity, capacity / (self.strangers_refill_days * DAY))
+
+    def address_bucket(self) -> Bucket:
+        return Bucket(self.address_identifiers_per_day, self.address_identifiers_per_day / DAY)

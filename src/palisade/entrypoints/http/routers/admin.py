@@ -1,0 +1,53 @@
+"""The operator API: discovery alerts and lifting restrictions. Authenticated with the
+operator token from configuration (PALISADE_ADMIN_TOKEN); disabled when none is set."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from palisade.domain.errors import Unauthenticated
+from palisade.entrypoints.http.dependencies import PlatformDep
+from palisade.entrypoints.http.problems import problem_responses
+from palisade.entrypoints.http.schemas import AlertOut, PathId
+
+_bearer = HTTPBearer(auto_error=False, description="The operator token")
+
+
+def operator(p: PlatformDep,
+             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+             ) -> None:
+    configured = p.settings.admin_token
+    if configured is None:  # no token can be right, so every request is unauthenticated
+        raise Unauthenticated("The operator API is disabled: set PALISADE_ADMIN_TOKEN to "
+                              "enable it.")
+    if credentials is None:
+        raise Unauthenticated("Send 'Authorization: Bearer <operator token>'.")
+    given = hashlib.sha256(credentials.credentials.encode()).digest()
+    expected = hashlib.sha256(configured.get_secret_value().encode()).digest()
+    if not hmac.compare_digest(given, expected):  # constant time
+        raise Unauthenticated("That operator token is not valid.")
+
+
+router = APIRouter(prefix="/v1/admin", tags=["operator"], dependencies=[Depends(operator)],
+                   responses=problem_responses(401))
+
+
+@router.get("/alerts", response_model=list[AlertOut], responses=problem_responses(422))
+def alerts(p: PlatformDep, after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+           limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[AlertOut]:
+    """Discovery detections, oldest first; page with ?after=<last id>."""
+    return [AlertOut(id=a.id, kind=a.kind, subject=a.subject, account_id=a.account_id,
+                     level=a.level, detail=a.detail, created_at=a.created_at)
+            for a in p.discovery.alerts(after, limit)]
+
+
+@router.post("/discovery/{person_id}/lift", status_code=status.HTTP_204_NO_CONTENT,
+             responses=problem_responses(404))
+def lift(person_id: PathId, p: PlatformDep) -> None:
+    """Lift every discovery restriction from an account after review."""
+    p.discovery.lift(person_id)

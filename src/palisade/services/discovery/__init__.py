@@ -1,0 +1,1 @@
+"""Contact discovery: address-book sync (`sync`) guarded by the defences in `guard`."""

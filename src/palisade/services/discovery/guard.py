@@ -1,0 +1,243 @@
+"""The discovery guard: budgets, caps, detectors and escalation, over a shared CounterStore.
+
+This is the defence itself. The HTTP sync service (`sync.py`) and the enumeration benchmark
+(`bench/enumeration.py`) both drive this class, so what the benchmark measures is what the
+server runs. The guard never sees a phone number or an email address: callers give it
+account ids, address text, number blocks and the last digits of numbers, and facts about
+candidates (their setting and tie), which it turns into decisions.
+
+Order of use for one sync: `admit` (before any lookup; refuses as a whole or not at all),
+then `reveal` (which candidates the searcher gets), then `observe` (detectors, escalation).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from palisade.adapters.limits.counter_store import CounterStore
+from palisade.domain.discovery import detectors
+from palisade.domain.discovery.aggregation import address_group
+from palisade.domain.discovery.detectors import Finding
+from palisade.domain.discovery.discoverability import Discoverability, Tie, may_find
+from palisade.domain.discovery.escalation import Level, alerts_operator, escalate
+from palisade.domain.discovery.quotas import DAY, DiscoveryLimits, Standing
+
+
+@dataclass(frozen=True, slots=True)
+class Searcher:
+    account: str
+    address: str  # the client address, already resolved through trusted proxies only
+    standing: Standing
+    level_floor: Level = Level.NORMAL  # a level persisted elsewhere (e.g. frozen in the DB)
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    allowed: bool
+    reason: str  # ok | slowed | reverify | frozen | identifiers | address
+    retry_after: float
+    level: Level
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A member that one of the searcher's identifiers belongs to."""
+
+    person: str
+    setting: Discoverability
+    tie: Tie
+    revealed_before: bool = False  # this searcher was already shown this person
+    hidden_from_strangers: bool = False  # too many strangers found them recently
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """One identifier the searcher had not sent before, as the detectors see it."""
+
+    block: str | None  # number block for a phone number; None for an email
+    suffix: str | None  # the block's last digits of that number
+    allocated: bool  # a number in a range an operator assigns (always True for emails)
+    member: bool  # it belongs to someone here, whatever their setting
+
+
+@dataclass
+class Reveal:
+    found: list[str] = field(default_factory=list)
+    withheld: int = 0  # allowed by the setting, held back by the stranger budget or cap
+    overexposed: list[str] = field(default_factory=list)  # now hidden from strangers: tell them
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    finding: Finding
+    account: str | None
+    level: Level | None
+
+
+@dataclass
+class Observation:
+    findings: list[Finding] = field(default_factory=list)
+    level: Level = Level.NORMAL
+    alerts: list[Alert] = field(default_factory=list)
+
+
+class DiscoveryGuard:
+    def __init__(self, limits: DiscoveryLimits, store: CounterStore) -> None:
+        self.limits = limits
+        self.store = store
+
+    # --- escalation state -----------------------------------------------------------------
+    def level(self, account: str, now: float, floor: Level = Level.NORMAL) -> Level:
+        return max(floor, Level(min(Level.FROZEN, self.store.get(f"level:{account}", now))))
+
+    def _set_level(self, account: str, level: Level, now: float) -> Level:
+        ttl = self.limits.slowed_days * DAY if level is Level.SLOWED else None
+        return Level(self.store.raise_to(f"level:{account}", int(level), ttl, now))
+
+    def reverified(self, account: str, now: float) -> None:
+        """The person proved control of an identifier again: back to SLOWED (not NORMAL),
+        and any further finding counts as a repeat."""
+        if self.level(account, now) is not Level.REVERIFY:
+            return  # nothing was asked: a voluntary confirmation changes nothing
+        self.store.put(f"level:{account}", int(Level.SLOWED), self.limits.slowed_days * DAY, now)
+        generation = self.store.get(f"reverified:{account}", now)
+        self.store.put(f"reverified:{account}", generation + 1, None, now)
+
+    def lift(self, account: str, now: float) -> None:
+        """An operator lifts every restriction (after review)."""
+        self.store.put(f"level:{account}", int(Level.NORMAL), None, now)
+
+    # --- admission ------------------------------------------------------------------------
+    def admit(self, searcher: Searcher, new_identifiers: int, now: float) -> Admission:
+        """May this sync go ahead, charging `new_identifiers`? All or nothing."""
+        limits, store = self.limits, self.store
+        account = searcher.account
+        level = self.level(account, now, searcher.level_floor)
+        if level is Level.FROZEN:
+            return Admission(False, "frozen", 0.0, level)
+        if level is Level.REVERIFY:
+            return Admission(False, "reverify", 0.0, level)
+        established = limits.is_established(searcher.standing)
+        group = address_group(searcher.address)
+        slowed = level is Level.SLOWED or (
+            not established and store.get(f"group-slowed:{group}", now) > 0)
+        if slowed:
+            interval = limits.slowed_interval_seconds
+            pace = store.take(f"pace:{account}", 1, 1, 1 / interval, now)
+            if not pace.granted:
+                return Admission(False, "slowed", pace.retry_after, max(level, Level.SLOWED))
+        if new_identifiers:
+            if not established:
+                bucket = limits.address_bucket()
+                take = store.take(f"addr:{group}", new_identifiers, bucket.capacity,
+                                  bucket.refill_per_second, now)
+                if not take.granted:
+                    return Admission(False, "address", take.retry_after, level)
+            bucket = limits.identifier_bucket(searcher.standing)
+            take = store.take(f"ids:{account}", new_identifiers, bucket.capacity,
+                              bucket.refill_per_second, now)
+            if not take.granted:
+                return Admission(False, "identifiers", take.retry_after, level)
+        return Admission(True, "ok", 0.0, level)
+
+    # --- revealing ------------------------------------------------------------------------
+    def reveal(self, searcher: Searcher, candidates: Sequence[Candidate], now: float) -> Reveal:
+        """Which candidates the searcher gets. People who know the searcher (friends, or with
+        the searcher in their own address book) and people shown before are free; everyone
+        else allowed by their setting costs one stranger token, and a person found by too
+        many strangers in the window is hidden from further strangers."""
+        limits = self.limits
+        out = Reveal()
+        strangers: list[Candidate] = []
+        for c in candidates:
+            if not may_find(c.setting, c.tie):
+                continue
+            if c.tie.known or c.revealed_before:
+                out.found.append(c.person)
+            elif c.hidden_from_strangers:
+                out.withheld += 1
+            else:
+                strangers.append(c)
+        # One budget call per sync whatever the batch holds, so the work done (and the time
+        # taken) does not depend on how many strangers were in it.
+        bucket = limits.stranger_bucket(searcher.standing)
+        take = self.store.take(f"strangers:{searcher.account}", len(strangers),
+                               bucket.capacity, bucket.refill_per_second, now, partial=True)
+        window = limits.person_window_days * DAY
+        for c in strangers[: take.granted]:
+            out.found.append(c.person)
+            seen_by = self.store.add_distinct(f"found-by:{c.person}", [searcher.account],
+                                              window, now)
+            if seen_by >= limits.person_strangers_per_window and self.store.first_time(
+                    f"overexposed:{c.person}", window, now):
+                out.overexposed.append(c.person)
+        out.withheld += len(strangers) - take.granted
+        return out
+
+    # --- detection and escalation ------------------------------------------------------------
+    def observe(self, searcher: Searcher, lookups: Sequence[Lookup], withheld: int,
+                now: float) -> Observation:
+        limits, store = self.limits, self.store
+        account = searcher.account
+        established = limits.is_established(searcher.standing)
+        window = limits.detector_window_days * DAY
+        found: list[Finding] = []
+        blocks = Counter(x.block for x in lookups if x.block is not None)
+        block_keys = sorted(blocks)
+        totals = store.add(
+            [(f"blk:{account}:{b}", blocks[b]) for b in block_keys]
+            + [(f"new:{account}", len(lookups)),
+               (f"unalloc:{account}", sum(not x.allocated for x in lookups)),
+               (f"members:{account}", sum(x.member for x in lookups)),
+               (f"withheld:{account}", withheld)],
+            window, now)
+        per_block, (new, unallocated, members, held) = totals[:len(block_keys)], totals[-4:]
+        for b, count in zip(block_keys, per_block, strict=True):
+            if (f := detectors.range_sweep(limits, account, b, count)) is not None:
+                found.append(f)
+                break  # one sweep finding per sync is enough
+        for f in (detectors.unallocated_numbers(limits, account, new, unallocated),
+                  detectors.leaked_list_validation(limits, account, established, new, members),
+                  detectors.stranger_harvest(limits, account, held)):
+            if f is not None:
+                found.append(f)
+        platform: list[Finding] = []
+        if not established:
+            group = address_group(searcher.address)
+            crowd = store.add_distinct(f"group-accounts:{group}", [account], DAY, now)
+            if (f := detectors.crowded_address(limits, group, crowd)) is not None:
+                store.put(f"group-slowed:{group}", 1, DAY, now)
+                found.append(f)
+                platform.append(f)
+            for b in block_keys:
+                suffixes = [x.suffix for x in lookups if x.block == b and x.suffix]
+                distinct = store.add_distinct(f"block-numbers:{b}", suffixes, DAY, now)
+                if (f := detectors.platform_range_coverage(limits, b, distinct)) is not None:
+                    platform.append(f)
+        return self._escalate(searcher, found, platform, now)
+
+    def _escalate(self, searcher: Searcher, found: list[Finding], platform: list[Finding],
+                  now: float) -> Observation:
+        account = searcher.account
+        store = self.store
+        window = self.limits.detector_window_days * DAY
+        level = self.level(account, now, searcher.level_floor)
+        obs = Observation(findings=list(found), level=level)
+        for f in platform:  # findings about a block or address group go to the operator once
+            if f.subject != account and store.first_time(f"alerted:{f.kind}:{f.subject}",
+                                                         DAY, now):
+                obs.alerts.append(Alert(f, None, None))
+        generation = store.get(f"reverified:{account}", now)
+        for f in found:
+            if not store.first_time(f"finding:{account}:{f.kind}:{generation}", window, now):
+                continue  # already escalated for this kind since the last re-verification
+            repeat = generation > 0
+            new_level = escalate(level, f.severity, repeat)
+            if new_level > level:
+                level = self._set_level(account, new_level, now)
+                if alerts_operator(level):
+                    obs.alerts.append(Alert(f, account, level))
+        obs.level = level
+        return obs

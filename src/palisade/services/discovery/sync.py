@@ -1,0 +1,317 @@
+"""Address-book sync: find the people you know, and only those who allow it.
+
+One sync, in one transaction:
+1. read every entry (any common formatting) to its canonical identifier;
+2. keep only what the account has not sent before as *new* (lossy per-person tags);
+3. ask the guard to admit the sync, charging the new identifiers (refused as a whole);
+4. look every identifier up through the blind index, classify each member found (friend,
+   friend of friend, has you in their own book, blocked) and let the guard reveal those the
+   member's discoverability setting allows, within the stranger budget;
+5. record the account's book (members only, as ids) and the new tags, then let the guard's
+   detectors see the new identifiers (never the identifiers themselves: blocks and digits);
+6. answer with the people revealed and only the profile fields each lets this searcher see.
+
+The answer has the same shape whatever the entries were: members who may not be found,
+members withheld by a budget, `nobody` identifiers and non-members are all simply absent,
+and no count of them is returned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from prometheus_client import Counter
+
+from palisade.adapters.crypto.blind_index import BlindIndex
+from palisade.adapters.crypto.seen_tags import SeenTags
+from palisade.adapters.storage.database import UnitOfWork
+from palisade.adapters.storage.repository import Repository
+from palisade.adapters.storage.tables import DiscoveryAlert, DiscoveryNotice
+from palisade.domain.access import Relationship
+from palisade.domain.discovery.address_book import MAX_CONTACTS_PER_SYNC, Entry, read_entry
+from palisade.domain.discovery.aggregation import BLOCK_DIGITS, number_block
+from palisade.domain.discovery.discoverability import (
+    DEFAULT_DISCOVERABILITY,
+    Discoverability,
+    Tie,
+    may_find,
+)
+from palisade.domain.discovery.escalation import Level
+from palisade.domain.discovery.quotas import DAY, Standing
+from palisade.domain.errors import (
+    DiscoveryFrozen,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    ReverificationRequired,
+    TooLarge,
+)
+from palisade.domain.identifiers import IdentifierKind
+from palisade.services.clock import Clock
+from palisade.services.discovery.guard import (
+    Alert,
+    Candidate,
+    DiscoveryGuard,
+    Lookup,
+    Searcher,
+)
+from palisade.services.profiles import Profiles
+
+SYNCED = Counter("palisade_discovery_identifiers_total",
+                 "Address-book entries received by contact discovery", ["outcome"])
+REFUSED = Counter("palisade_discovery_refusals_total", "Syncs refused", ["reason"])
+REVEALED = Counter("palisade_discovery_revealed_total", "People revealed by syncs", ["tie"])
+FINDINGS = Counter("palisade_discovery_findings_total", "Detector findings", ["kind"])
+ALERTS = Counter("palisade_discovery_alerts_total", "Operator alerts raised", ["kind"])
+
+
+class SyncMode(StrEnum):
+    FULL = "full"  # the whole address book: the synced book becomes exactly this
+    INCREMENTAL = "incremental"  # additions (and removals) since the last sync
+
+
+@dataclass(frozen=True)
+class Match:
+    person_id: str
+    relationship: Relationship
+    identifiers: list[str]  # the canonical forms of the entries that found this person
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    matches: list[Match]
+    received: int
+    unreadable: int
+    charged: int  # identifiers this account had not sent before
+    level: Level
+
+
+@dataclass
+class _Book:
+    entries: dict[str, Entry] = field(default_factory=dict)  # canonical -> entry
+    unreadable: int = 0
+
+
+def _read_book(raw: list[str], region: str) -> _Book:
+    book = _Book()
+    for item in raw:
+        entry = read_entry(item, region)
+        if entry is None:
+            book.unreadable += 1
+        else:
+            book.entries.setdefault(entry.identifier.value, entry)
+    return book
+
+
+class Discovery:
+    def __init__(self, uow: UnitOfWork, guard: DiscoveryGuard, blind_index: BlindIndex,
+                 tags: SeenTags, profiles: Profiles, clock: Clock, default_region: str) -> None:
+        self.uow = uow
+        self.guard = guard
+        self.bidx = blind_index
+        self.tags = tags
+        self.profiles = profiles
+        self.clock = clock
+        self.region = default_region
+
+    # --- sync -------------------------------------------------------------------------------
+    def sync(self, person_id: str, address: str, contacts: list[str],
+             mode: SyncMode = SyncMode.FULL, removed: list[str] | None = None) -> SyncResult:
+        removed = removed or []
+        if len(contacts) + len(removed) > MAX_CONTACTS_PER_SYNC:
+            raise TooLarge(f"At most {MAX_CONTACTS_PER_SYNC} entries per sync; send a large "
+                           "address book in several incremental syncs.")
+        book = _read_book(contacts, self.region)
+        gone = _read_book(removed, self.region)
+        now_dt = self.clock()
+        now = now_dt.timestamp()
+        with self.uow() as session:
+            repo = Repository(session)
+            facts = repo.standing_facts(person_id)
+            if facts is None:
+                raise NotFound("No such person.")
+            state = repo.discovery_state(person_id)
+            floor = Level(min(state.level, Level.FROZEN)) if state else Level.NORMAL
+            searcher = Searcher(person_id, address, Standing(
+                age_days=max(0.0, (now_dt - facts.created_at).total_seconds() / DAY),
+                friends=int(facts.friends), known_by=int(facts.known_by)), floor)
+
+            canon = list(book.entries)
+            tag_of = {c: self.tags.of(person_id, book.entries[c].identifier) for c in canon}
+            seen = repo.seen_tags(person_id, sorted(set(tag_of.values())))
+            new = [c for c in canon if tag_of[c] not in seen]
+
+            admission = self.guard.admit(searcher, len(new), now)
+            if not admission.allowed:
+                REFUSED.labels(admission.reason).inc()
+                self._refuse(admission.reason, admission.retry_after)
+
+            # 4. members, ties, reveal
+            lookup = [c for c in canon if book.entries[c].allocated]
+            bidx_of = {self.bidx.of(book.entries[c].identifier): c for c in lookup}
+            members = repo.members_by_bidx(list(bidx_of))
+            by_person: dict[str, list[tuple[str, Discoverability]]] = {}
+            member_canon: set[str] = set()
+            for row in members:
+                c = bidx_of[row.value_bidx]
+                member_canon.add(c)
+                if row.person_id == person_id:
+                    continue
+                try:
+                    setting = Discoverability(row.discoverability)
+                except ValueError:
+                    setting = Discoverability.NOBODY  # an unknown value is never permissive
+                by_person.setdefault(row.person_id, []).append((c, setting))
+            others = sorted(by_person)
+            ties = repo.discovery_ties(person_id, others, now_dt)
+            candidates: list[Candidate] = []
+            allowed_via: dict[str, list[str]] = {}
+            for pid in others:
+                tie = Tie(friend=pid in ties["friend"], friend_of_friend=pid in ties["fof"],
+                          has_you=pid in ties["has_you"], blocked=pid in ties["blocked"])
+                via = [c for c, setting in by_person[pid] if may_find(setting, tie)]
+                if not via:
+                    continue
+                allowed_via[pid] = via
+                setting = next(s for c, s in by_person[pid] if c == via[0])
+                candidates.append(Candidate(pid, setting, tie, pid in ties["revealed"],
+                                            pid in ties["hidden"]))
+            reveal = self.guard.reveal(searcher, candidates, now)
+
+            # 5. record the book and the tags, then let the detectors look
+            if mode is SyncMode.FULL:
+                repo.remove_edges(person_id, keep=others)
+            else:
+                gone_ids = [self.bidx.of(e.identifier) for e in gone.entries.values()]
+                gone_people = {r.person_id for r in repo.members_by_bidx(gone_ids)}
+                if gone_people:
+                    repo.remove_edges(person_id, contacts=gone_people)
+            repo.add_edges(person_id, others, now_dt)
+            repo.mark_revealed(person_id, reveal.found, now_dt)
+            repo.add_seen(person_id, {tag_of[c] for c in new})
+            lookups = [self._lookup(book.entries[c], c in member_canon) for c in new]
+            observation = self.guard.observe(searcher, lookups, reveal.withheld, now)
+            self._record(repo, person_id, observation.findings, observation.alerts,
+                         observation.level, reveal.overexposed, now_dt)
+
+            # 6. the answer
+            relationships = {pid: (Relationship.FRIEND if pid in ties["friend"] else
+                                   Relationship.FRIEND_OF_FRIEND if pid in ties["fof"] else
+                                   Relationship.STRANGER) for pid in reveal.found}
+            rendered = self.profiles.render_many(repo, relationships)
+            matches = [Match(pid, relationships[pid], allowed_via[pid], rendered[pid].fields)
+                       for pid in reveal.found if pid in rendered]
+            for pid in reveal.found:
+                known = pid in ties["friend"] or pid in ties["has_you"]
+                REVEALED.labels("known" if known else "other").inc()
+        SYNCED.labels("new").inc(len(new))
+        SYNCED.labels("seen").inc(len(canon) - len(new))
+        SYNCED.labels("unreadable").inc(book.unreadable)
+        return SyncResult(matches, len(contacts), book.unreadable, len(new), observation.level)
+
+    @staticmethod
+    def _lookup(entry: Entry, member: bool) -> Lookup:
+        if entry.identifier.kind is IdentifierKind.PHONE:
+            value = entry.identifier.value
+            return Lookup(number_block(value), value[-BLOCK_DIGITS:], entry.allocated, member)
+        return Lookup(None, None, True, member)
+
+    @staticmethod
+    def _refuse(reason: str, retry_after: float) -> None:
+        if reason == "frozen":
+            raise DiscoveryFrozen("Contact discovery is paused for this account while its "
+                                  "recent activity is reviewed. Contact support.")
+        if reason == "reverify":
+            raise ReverificationRequired(
+                "This account's recent syncs look automated. Ask for a code at "
+                "/v1/discovery/reverify/code and confirm it at /v1/discovery/reverify.")
+        wait = max(1, int(retry_after + 0.999)) if retry_after != float("inf") else 86_400
+        detail = {
+            "slowed": "Syncing too often; wait before the next sync.",
+            "identifiers": "This account has looked up too many new numbers and addresses "
+                           "recently; the allowance refills over time.",
+            "address": "Too many new look-ups from your network recently; try again later.",
+        }.get(reason, "Try again later.")
+        raise RateLimited(detail, retry_after=wait)
+
+    def _record(self, repo: Repository, person_id: str, findings: list, alerts: list[Alert],
+                level: Level, overexposed: list[str], now: datetime) -> None:
+        for finding in findings:
+            FINDINGS.labels(finding.kind.value).inc()
+        for alert in alerts:
+            ALERTS.labels(alert.finding.kind.value).inc()
+            repo.add(DiscoveryAlert(kind=alert.finding.kind.value,
+                                    subject=alert.finding.subject[:100],
+                                    account_id=alert.account,
+                                    level=alert.level.name.lower() if alert.level else None,
+                                    detail=alert.finding.detail[:500], created_at=now))
+        if level >= Level.REVERIFY:
+            repo.upsert_discovery_state(person_id, now, level=int(level))
+        window = timedelta(days=self.guard.limits.person_window_days)
+        for pid in overexposed:
+            repo.upsert_discovery_state(pid, now, hidden_until=now + window)
+            repo.add(DiscoveryNotice(
+                person_id=pid, kind="hidden_from_strangers", created_at=now,
+                detail=(f"Many people who do not know you looked you up by phone number or "
+                        f"email recently, so you are hidden from people outside your "
+                        f"contacts and friends until {(now + window).date().isoformat()}. "
+                        "You can also change who can find you in your discovery settings.")))
+            FINDINGS.labels("person_overexposed").inc()
+
+    # --- settings, notices, re-verification, operators ------------------------------------------
+    def settings(self, person_id: str) -> list[dict[str, str]]:
+        with self.uow() as session:
+            repo = Repository(session)
+            return [{"identifier_id": r.id, "kind": r.kind,
+                     "discoverability": r.discoverability or DEFAULT_DISCOVERABILITY.value}
+                    for r in repo.identifiers_of(person_id)]
+
+    def set_discoverability(self, person_id: str, identifier_id: str,
+                            setting: Discoverability | str) -> None:
+        try:
+            setting = Discoverability(setting)
+        except ValueError:
+            raise InvalidInput("discoverability must be one of: "
+                               + ", ".join(d.value for d in Discoverability) + ".") from None
+        with self.uow() as session:
+            repo = Repository(session)
+            row = next((r for r in repo.identifiers_of(person_id) if r.id == identifier_id), None)
+            if row is None:
+                raise NotFound("You have no identifier with that id.")
+            row.discoverability = setting.value
+
+    def notices(self, person_id: str) -> list[dict[str, str]]:
+        with self.uow() as session:
+            return [{"kind": n.kind, "detail": n.detail, "created_at": n.created_at.isoformat()}
+                    for n in Repository(session).notices(person_id)]
+
+    def reverified(self, person_id: str) -> None:
+        now_dt = self.clock()
+        with self.uow() as session:
+            repo = Repository(session)
+            state = repo.discovery_state(person_id, for_update=True)
+            if state is not None and state.level == Level.FROZEN:
+                raise DiscoveryFrozen("Contact discovery is paused for this account pending "
+                                      "review; a code cannot lift that.")
+            if state is not None and state.level:
+                repo.upsert_discovery_state(person_id, now_dt, level=int(Level.NORMAL))
+        self.guard.reverified(person_id, now_dt.timestamp())
+
+    def lift(self, person_id: str) -> None:
+        """Operator: lift every discovery restriction from an account after review."""
+        now_dt = self.clock()
+        with self.uow() as session:
+            repo = Repository(session)
+            if repo.person(person_id) is None:
+                raise NotFound("No such person.")
+            repo.upsert_discovery_state(person_id, now_dt, level=int(Level.NORMAL))
+        self.guard.lift(person_id, now_dt.timestamp())
+
+    def alerts(self, after_id: int | None = None, limit: int = 100) -> list[DiscoveryAlert]:
+        if limit < 1 or limit > 1000:
+            raise InvalidInput("limit must be between 1 and 1000.")
+        with self.uow() as session:
+            return list(Repository(session).alerts(after_id, limit))

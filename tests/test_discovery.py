@@ -1,0 +1,306 @@
+"""Contact discovery through the service (both backends): who finds whom, what is charged,
+what is kept, and how the defences escalate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+
+from palisade.adapters.limits.counters import MemoryRateLimiter
+from palisade.bootstrap import Platform, build
+from palisade.domain.discovery.escalation import Level
+from palisade.domain.errors import (
+    DiscoveryFrozen,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    ReverificationRequired,
+    TooLarge,
+)
+from palisade.domain.identifiers import parse_identifier
+from palisade.domain.one_time_codes import Purpose
+from palisade.services.discovery.sync import SyncMode
+from tests.conftest import Person, befriend, last_code, register, unique_email, unique_phone
+
+ADDRESS = "198.51.100.7"
+
+
+def found(platform: Platform, who: Person, contacts: list[str], address: str = ADDRESS,
+          mode: SyncMode = SyncMode.FULL) -> set[str]:
+    result = platform.discovery.sync(who.id, address, contacts, mode)
+    return {m.person_id for m in result.matches}
+
+
+def set_all(platform: Platform, person: Person, setting: str) -> None:
+    for row in platform.discovery.settings(person.id):
+        platform.discovery.set_discoverability(person.id, row["identifier_id"], setting)
+
+
+@pytest.fixture
+def tight(settings, clock, passwords) -> Iterator[Platform]:
+    """A platform with small discovery limits, so budgets and detectors trip in a test."""
+    limits = {"identifiers_initial": 50, "identifiers_per_day": 10, "sweep_block_numbers": 20,
+              "person_strangers_per_window": 3, "address_identifiers_per_day": 80,
+              "address_new_accounts_per_day": 1000, "unallocated_min": 10}
+    s = settings.model_copy(update={"discovery_limits": limits})
+    p = build(s, clock=clock, limiter=MemoryRateLimiter(clock.timestamp), passwords=passwords)
+    yield p
+    p.close()
+
+
+# --- who may find whom ---------------------------------------------------------------------------
+
+def test_default_is_mutual_contacts(platform) -> None:
+    a, b = register(platform), register(platform)
+    assert {s["discoverability"] for s in platform.discovery.settings(b.id)} == {"mutual_contacts"}
+    assert found(platform, a, [b.phone]) == set()  # b has not got a in their book
+    assert found(platform, b, [a.phone]) == {a.id}  # a's synced book has b: b may find a
+    assert found(platform, a, [b.phone]) == {b.id}  # and now b's book has a
+
+
+def test_everyone_reveals_only_public_fields(platform) -> None:
+    a, b = register(platform), register(platform, name="Bea Public")
+    platform.profiles.update(b.id, {"bio": "friends only"}, {})
+    set_all(platform, b, "everyone")
+    result = platform.discovery.sync(a.id, ADDRESS, [b.phone])
+    [match] = result.matches
+    assert match.person_id == b.id and match.fields == {"name": "Bea Public"}
+    assert match.identifiers == [b.phone]
+
+
+def test_any_common_formatting_is_normalised(platform) -> None:
+    a, b = register(platform), register(platform)
+    set_all(platform, b, "everyone")
+    national = f"({b.phone[2:5]}) {b.phone[5:8]}-{b.phone[8:]}"  # +1 NANP written locally
+    assert found(platform, a, [national, "not a number", ""]) == {b.id}
+
+
+def test_friends_of_friends_setting(platform) -> None:
+    a, b, c = register(platform), register(platform), register(platform)
+    set_all(platform, c, "friends_of_friends")
+    assert found(platform, a, [c.phone]) == set()
+    befriend(platform, a, b)
+    befriend(platform, b, c)
+    assert found(platform, a, [c.phone]) == {c.id}
+
+
+def test_nobody_is_never_found_and_looks_like_a_non_member(platform) -> None:
+    a, b = register(platform), register(platform)
+    befriend(platform, a, b)
+    found(platform, b, [a.phone])  # b even has a in their book
+    set_all(platform, b, "nobody")
+    stranger_number = unique_phone()
+    with_b = platform.discovery.sync(a.id, ADDRESS, [b.phone])
+    with_nobody = platform.discovery.sync(a.id, ADDRESS, [stranger_number])
+    assert with_b.matches == [] == with_nobody.matches
+    assert (with_b.received, with_b.unreadable, with_b.charged) == \
+        (with_nobody.received, with_nobody.unreadable, with_nobody.charged)
+
+
+def test_blocks_hide_whatever_the_setting(platform) -> None:
+    a, b = register(platform), register(platform)
+    set_all(platform, b, "everyone")
+    platform.social.block(b.id, a.id)
+    assert found(platform, a, [b.phone]) == set()
+
+
+def test_email_and_phone_settings_are_separate(platform) -> None:
+    a, b = register(platform), register(platform)
+    email = unique_email()
+    platform.accounts.request_code(email, ADDRESS, Purpose.ADD_IDENTIFIER, b.id)
+    platform.accounts.add_identifier(b.id, email, last_code(platform, email))
+    rows = {r["kind"]: r["identifier_id"] for r in platform.discovery.settings(b.id)}
+    platform.discovery.set_discoverability(b.id, rows["email"], "everyone")
+    platform.discovery.set_discoverability(b.id, rows["phone"], "nobody")
+    assert found(platform, a, [b.phone]) == set()
+    result = platform.discovery.sync(a.id, ADDRESS, [b.phone, email.upper()])
+    assert [m.identifiers for m in result.matches] == [[email]]  # never the nobody phone
+
+
+def test_setting_someone_elses_identifier_is_not_found(platform) -> None:
+    a, b = register(platform), register(platform)
+    other = platform.discovery.settings(b.id)[0]["identifier_id"]
+    with pytest.raises(NotFound):
+        platform.discovery.set_discoverability(a.id, other, "everyone")
+
+
+# --- charging and what is kept ---------------------------------------------------------------------
+
+def test_only_new_identifiers_are_charged(platform) -> None:
+    a = register(platform)
+    book = [unique_phone() for _ in range(30)]
+    assert platform.discovery.sync(a.id, ADDRESS, book).charged == 30
+    assert platform.discovery.sync(a.id, ADDRESS, book).charged == 0
+    assert platform.discovery.sync(a.id, ADDRESS, book + [unique_phone()]).charged == 1
+
+
+def test_non_members_are_not_kept_in_any_reversible_form(platform) -> None:
+    a, b = register(platform), register(platform)
+    outsiders = [unique_phone() for _ in range(20)]
+    platform.discovery.sync(a.id, ADDRESS, outsiders + [b.phone])
+    bidx = {platform.discovery.bidx.of(parse_identifier(n, "US")).hex() for n in outsiders}
+    with platform.engine.connect() as conn:
+        tags = conn.execute(text("SELECT tag FROM discovery_seen WHERE person_id = :p"),
+                            {"p": a.id}).scalars().all()
+        edges = conn.execute(text("SELECT contact_id FROM address_book_edges "
+                                  "WHERE owner_id = :p"), {"p": a.id}).scalars().all()
+        dump = []
+        for table in conn.execute(text(
+                "SELECT name FROM sqlite_master WHERE type='table'" if
+                platform.engine.dialect.name == "sqlite" else
+                "SELECT tablename FROM pg_tables WHERE schemaname='public'")).scalars():
+            for row in conn.execute(text(f'SELECT * FROM "{table}"')):
+                dump.append(repr(tuple(row)))
+    assert edges == [b.id]  # members only, as ids
+    assert len(tags) == 21 and all(0 <= t < 2**20 for t in tags)  # 20-bit lossy tags
+    blob = "\n".join(dump)
+    for number in outsiders:
+        assert number not in blob and number[2:] not in blob
+    for h in bidx:
+        assert h not in blob and bytes.fromhex(h) not in blob.encode()
+
+
+def test_refused_sync_changes_nothing(tight) -> None:
+    a, b = register(tight), register(tight)
+    assert tight.discovery.sync(a.id, ADDRESS, [unique_phone() for _ in range(45)]).charged == 45
+    with pytest.raises(RateLimited) as refused:
+        tight.discovery.sync(a.id, ADDRESS, [b.phone] + [unique_phone() for _ in range(10)])
+    assert refused.value.retry_after > 0
+    with tight.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM address_book_edges WHERE owner_id=:p"),
+                            {"p": a.id}).scalar() == 0
+    assert tight.discovery.sync(a.id, ADDRESS, [b.phone]).charged == 1  # 5 tokens were left
+
+
+def test_too_many_entries_is_413(platform) -> None:
+    a = register(platform)
+    with pytest.raises(TooLarge):
+        platform.discovery.sync(a.id, ADDRESS, ["+12015550100"] * 10_001)
+
+
+# --- stranger budget, per-person cap --------------------------------------------------------------
+
+def test_strangers_cost_budget_people_who_know_you_do_not(platform) -> None:
+    a = register(platform)
+    strangers = [register(platform) for _ in range(4)]
+    for s in strangers:
+        set_all(platform, s, "everyone")
+    knows_a = register(platform)
+    found(platform, knows_a, [a.phone])  # knows_a has a in their book (and finds nobody)
+    got = found(platform, a, [s.phone for s in strangers] + [knows_a.phone])
+    # a fresh account known by one person: 1 + 2 x 1 strangers, and knows_a is free
+    assert knows_a.id in got and len(got - {knows_a.id}) == 3
+    again = found(platform, a, [s.phone for s in strangers] + [knows_a.phone])
+    assert got <= again  # what was shown once stays free
+
+
+def test_friends_raise_the_stranger_budget(platform) -> None:
+    a = register(platform)
+    for _ in range(3):
+        befriend(platform, a, register(platform))
+    strangers = [register(platform) for _ in range(8)]
+    for s in strangers:
+        set_all(platform, s, "everyone")
+    assert len(found(platform, a, [s.phone for s in strangers])) == 7  # 1 + 2 x 3
+
+
+def test_person_found_by_many_strangers_is_hidden_and_told(tight) -> None:
+    target = register(tight)
+    set_all(tight, target, "everyone")
+    friend = register(tight)
+    befriend(tight, target, friend)
+    searchers = [register(tight) for _ in range(4)]
+    results = [found(tight, s, [target.phone], address=f"203.0.{i}.9")
+               for i, s in enumerate(searchers)]
+    assert results[:3] == [{target.id}] * 3 and results[3] == set()
+    assert found(tight, friend, [target.phone]) == {target.id}  # friends still find them
+    assert found(tight, searchers[0], [target.phone]) == {target.id}  # shown before: kept
+    [notice] = tight.discovery.notices(target.id)
+    assert notice["kind"] == "hidden_from_strangers"
+
+
+# --- detectors and escalation -------------------------------------------------------------------------
+
+def sweep(n: int, start: int = 100) -> list[str]:
+    area = unique_phone()[2:5]
+    return [f"+1{area}555{start + i:04d}" for i in range(n)]
+
+
+def test_range_sweep_requires_reverification_then_freezes(tight, clock) -> None:
+    a = register(tight)
+    tight.discovery.sync(a.id, ADDRESS, sweep(25))
+    with pytest.raises(ReverificationRequired):
+        tight.discovery.sync(a.id, ADDRESS, [])
+    alerts = tight.discovery.alerts()
+    assert any(x.kind == "range_sweep" and x.account_id == a.id and x.level == "reverify"
+               for x in alerts)
+    # prove control again: allowed, but slowed
+    clock.advance(minutes=1)
+    tight.accounts.request_code(a.phone, ADDRESS, Purpose.REVERIFY, a.id)
+    tight.accounts.confirm_control(a.id, a.phone, last_code(tight, a.phone))
+    tight.discovery.reverified(a.id)
+    tight.discovery.sync(a.id, ADDRESS, [])
+    with pytest.raises(RateLimited):
+        tight.discovery.sync(a.id, ADDRESS, [])
+    clock.advance(days=1)
+    tight.discovery.sync(a.id, ADDRESS, sweep(25, start=2000))  # again: a repeat offence
+    with pytest.raises(DiscoveryFrozen):
+        tight.discovery.sync(a.id, ADDRESS, [])
+    with pytest.raises(DiscoveryFrozen):
+        tight.discovery.reverified(a.id)  # a code cannot lift a freeze
+    tight.discovery.lift(a.id)
+    assert tight.discovery.sync(a.id, ADDRESS, []).level is Level.NORMAL
+
+
+def test_frozen_survives_a_restart_of_the_counter_store(tight, settings, clock, passwords) -> None:
+    a = register(tight)
+    tight.discovery.sync(a.id, ADDRESS, sweep(25))
+    clock.advance(days=1)
+    tight.discovery.reverified(a.id)
+    tight.discovery.sync(a.id, ADDRESS, sweep(25, start=3000))
+    fresh = build(settings.model_copy(update={"discovery_limits": tight.settings.discovery_limits}),
+                  clock=clock, limiter=MemoryRateLimiter(clock.timestamp), passwords=passwords)
+    try:
+        with pytest.raises(DiscoveryFrozen):
+            fresh.discovery.sync(a.id, ADDRESS, [])
+    finally:
+        fresh.close()
+
+
+def test_unallocated_numbers_are_detected(tight) -> None:
+    a = register(tight)
+    fake = [f"+1201000{i:04d}" for i in range(12)]  # exchange 000 is never assigned
+    tight.discovery.sync(a.id, ADDRESS, fake)
+    assert any(x.kind == "unallocated_numbers" for x in tight.discovery.alerts()
+               if x.account_id == a.id)
+
+
+def test_reverification_code_only_for_your_own_identifier(platform, clock) -> None:
+    a, b = register(platform), register(platform)
+    clock.advance(minutes=1)
+    with pytest.raises(InvalidInput) as other:
+        platform.accounts.request_code(b.phone, ADDRESS, Purpose.REVERIFY, a.id)
+    with pytest.raises(InvalidInput) as nobody:
+        platform.accounts.request_code(unique_phone(), ADDRESS, Purpose.REVERIFY, a.id)
+    assert other.value.detail == nobody.value.detail  # the same words: no membership oracle
+
+
+def test_address_groups_share_a_budget_established_accounts_do_not_pay(tight) -> None:
+    fresh = [register(tight) for _ in range(2)]
+    tight.discovery.sync(fresh[0].id, "192.0.2.10", [unique_phone() for _ in range(45)])
+    with pytest.raises(RateLimited):  # same /24, another fresh account: 45 + 45 > 80
+        tight.discovery.sync(fresh[1].id, "192.0.2.200", [unique_phone() for _ in range(45)])
+    established = register(tight)
+    for _ in range(5):
+        befriend(tight, established, register(tight))
+    tight.discovery.sync(established.id, "192.0.2.99", [unique_phone() for _ in range(45)])
+
+
+def test_erasure_removes_discovery_rows(platform) -> None:
+    a, b = register(platform), register(platform)
+    found(platform, a, [b.phone, unique_phone()])
+    found(platform, b, [a.phone])
+    counts = platform.maintenance.erase(a.id)
+    assert counts["address_book_edges"] == 2 and counts["discovery_seen"] == 2

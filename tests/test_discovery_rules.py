@@ -1,0 +1,184 @@
+"""The pure discovery core, exhaustively and by property: who may find whom, the guard's
+budgets and caps, the detectors' thresholds, escalation, and address aggregation. Also checks
+that the Redis counter store gives the same answers as the in-process one."""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import uuid
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from palisade.adapters.limits.counter_store import MemoryCounterStore, RedisCounterStore
+from palisade.domain.discovery import detectors
+from palisade.domain.discovery.aggregation import address_group, number_block
+from palisade.domain.discovery.discoverability import Discoverability as D
+from palisade.domain.discovery.discoverability import Tie, may_find
+from palisade.domain.discovery.escalation import Level, escalate
+from palisade.domain.discovery.quotas import DAY, DiscoveryLimits, Standing
+from palisade.services.discovery.guard import Candidate, DiscoveryGuard, Lookup, Searcher
+
+# Written by hand from the product rule, independently of the code: (setting, relation) ->
+# may the searcher find the person? Relations are the single facts; blocks override all.
+RULE = {
+    (D.EVERYONE, "none"): True, (D.EVERYONE, "friend"): True,
+    (D.EVERYONE, "fof"): True, (D.EVERYONE, "has_you"): True,
+    (D.FRIENDS_OF_FRIENDS, "none"): False, (D.FRIENDS_OF_FRIENDS, "friend"): True,
+    (D.FRIENDS_OF_FRIENDS, "fof"): True, (D.FRIENDS_OF_FRIENDS, "has_you"): False,
+    (D.MUTUAL_CONTACTS, "none"): False, (D.MUTUAL_CONTACTS, "friend"): False,
+    (D.MUTUAL_CONTACTS, "fof"): False, (D.MUTUAL_CONTACTS, "has_you"): True,
+    (D.NOBODY, "none"): False, (D.NOBODY, "friend"): False,
+    (D.NOBODY, "fof"): False, (D.NOBODY, "has_you"): False,
+}
+
+
+@pytest.mark.parametrize("flags", list(itertools.product([False, True], repeat=4)))
+@pytest.mark.parametrize("setting", list(D))
+def test_may_find_matches_the_rule_table(setting: D, flags: tuple[bool, ...]) -> None:
+    friend, fof, has_you, blocked = flags
+    tie = Tie(friend, fof, has_you, blocked)
+    relations = [r for r, on in (("friend", friend), ("fof", fof), ("has_you", has_you)) if on]
+    expected = not blocked and any(RULE[(setting, r)] for r in relations or ["none"])
+    assert may_find(setting, tie) is expected
+
+
+ties = st.builds(Tie, st.booleans(), st.booleans(), st.booleans(), st.booleans())
+candidates = st.builds(Candidate, person=st.text("abcdefgh", min_size=1, max_size=3),
+                       setting=st.sampled_from(list(D)), tie=ties,
+                       revealed_before=st.booleans(), hidden_from_strangers=st.booleans())
+standings = st.builds(Standing, age_days=st.floats(0, 2000), friends=st.integers(0, 50),
+                      known_by=st.integers(0, 50))
+
+
+def unique_people(max_size: int) -> st.SearchStrategy[list[Candidate]]:
+    return st.lists(candidates, max_size=max_size, unique_by=lambda c: c.person)
+
+
+@settings(max_examples=300, deadline=None)
+@given(standing=standings, batches=st.lists(
+    st.tuples(unique_people(12), st.floats(0, 3 * DAY)), max_size=8))
+def test_guard_reveals_only_what_the_rule_allows_and_strangers_within_budget(
+        standing: Standing, batches: list[tuple[list[Candidate], float]]) -> None:
+    """Nobody the rule forbids; everyone who knows the searcher (or was shown before);
+    never a hidden person to a stranger; strangers within the bucket's capacity + refill."""
+    limits = DiscoveryLimits()
+    guard = DiscoveryGuard(limits, MemoryCounterStore())
+    searcher = Searcher("acct", "192.0.2.1", standing)
+    bucket = limits.stranger_bucket(standing)
+    now, strangers_shown = 1_000_000.0, 0
+    for batch, gap in batches:
+        now += gap
+        out = guard.reveal(searcher, batch, now)
+        assert len(out.found) == len(set(out.found))
+        for c in batch:
+            allowed = may_find(c.setting, c.tie)
+            free = c.tie.friend or c.tie.has_you or c.revealed_before  # not the code's own
+            if c.person in out.found:
+                assert allowed, "revealed someone the rule does not allow"
+                assert free or not c.hidden_from_strangers
+                strangers_shown += not free
+            elif allowed:
+                assert not free, "a person who knows the searcher was held back"
+    elapsed = sum(g for _, g in batches)
+    assert strangers_shown <= bucket.capacity + bucket.refill_per_second * elapsed + 1e-6
+
+
+@given(st.integers(0, 1000))
+def test_detector_thresholds_are_monotone(n: int) -> None:
+    limits = DiscoveryLimits()
+    sweep = detectors.range_sweep(limits, "a", "+1201555xxx", n)
+    assert (sweep is not None) == (n >= limits.sweep_block_numbers)
+    assert (detectors.person_overexposed(limits, "p", n) is not None) == \
+        (n >= limits.person_strangers_per_window)
+    crowd = detectors.crowded_address(limits, "192.0.2.0/24", n)
+    assert (crowd is not None) == (n >= limits.address_new_accounts_per_day)
+
+
+@given(new=st.integers(0, 2000), frac=st.floats(0, 1))
+def test_leaked_list_detector_ignores_established_accounts(new: int, frac: float) -> None:
+    limits = DiscoveryLimits()
+    members = int(new * frac)
+    assert detectors.leaked_list_validation(limits, "a", True, new, members) is None
+    fired = detectors.leaked_list_validation(limits, "a", False, new, members) is not None
+    assert fired == (new >= limits.hit_rate_min and members > limits.hit_rate_ratio * new)
+
+
+@given(st.sampled_from(list(Level)), st.integers(1, 3), st.booleans())
+def test_escalation_never_lowers_and_repeats_climb(current: Level, severity: int,
+                                                   repeat: bool) -> None:
+    after = escalate(current, severity, repeat)
+    assert after >= current and after >= Level.SLOWED
+    if repeat and current < Level.FROZEN:
+        assert after > current
+    assert escalate(Level.FROZEN, severity, repeat) is Level.FROZEN
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 255))
+def test_ipv4_addresses_aggregate_to_their_24(address: int, last: int) -> None:
+    ip = ipaddress.IPv4Address(address)
+    sibling = ipaddress.IPv4Address((address & ~0xFF) | last)
+    assert address_group(str(ip)) == address_group(str(sibling))
+    assert address_group(f"::ffff:{ip}") == address_group(str(ip))
+    other = ipaddress.IPv4Address(address ^ 0x100)
+    assert address_group(str(other)) != address_group(str(ip))
+
+
+@given(st.integers(0, 2**128 - 1), st.integers(0, 2**64 - 1))
+def test_ipv6_addresses_aggregate_to_their_64(address: int, low: int) -> None:
+    ip = ipaddress.IPv6Address(address)
+    if ip.ipv4_mapped is not None:
+        return
+    sibling = ipaddress.IPv6Address((address >> 64 << 64) | low)
+    assert address_group(str(ip)) == address_group(str(sibling))
+
+
+def test_number_blocks() -> None:
+    assert number_block("+12015550123") == "+12015550xxx"
+    assert number_block("+12015550999") == number_block("+12015550000")
+
+
+def test_observe_never_sees_an_identifier() -> None:
+    """Lookups carry a block and three digits, nothing that identifies a number alone."""
+    guard = DiscoveryGuard(DiscoveryLimits(), MemoryCounterStore())
+    searcher = Searcher("acct", "192.0.2.1", Standing(0, 0, 0))
+    obs = guard.observe(searcher, [Lookup("+12015550xxx", f"{i:03d}", True, False)
+                                   for i in range(150)], 0, 0.0)
+    assert [f.kind for f in obs.findings] == [detectors.FindingKind.RANGE_SWEEP]
+    assert obs.level is Level.REVERIFY
+
+
+# --- the Redis store answers like the in-process one -------------------------------------------------
+
+operations = st.lists(st.tuples(st.integers(0, 30), st.floats(0, 5000), st.booleans(),
+                                st.integers(1, 40)), min_size=1, max_size=25)
+
+
+@pytest.mark.redis
+@settings(max_examples=40, deadline=None)
+@given(ops=operations)
+def test_redis_and_memory_token_buckets_agree(redis_client, ops) -> None:
+    memory, shared = MemoryCounterStore(), RedisCounterStore(
+        redis_client, prefix=f"test:{uuid.uuid4().hex}:")
+    now = 1_000_000.0
+    for cost, gap, partial, capacity in ops:
+        now += gap
+        a = memory.take("k", cost, capacity, capacity / 3600, now, partial)
+        b = shared.take("k", cost, capacity, capacity / 3600, now, partial)
+        assert a.granted == b.granted
+        assert a.retry_after == pytest.approx(b.retry_after, rel=1e-6, abs=1e-6)
+
+
+@pytest.mark.redis
+def test_redis_store_counts_and_levels(redis_client) -> None:
+    store = RedisCounterStore(redis_client, prefix=f"test:{uuid.uuid4().hex}:")
+    assert store.add([("a", 2), ("b", 1)], 60, 0.0) == [2, 1]
+    assert store.add([("a", 3)], 60, 30.0) == [5]
+    assert store.add([("a", 1)], 60, 61.0) == [1]  # next window
+    assert store.add_distinct("d", ["x", "y", "x"], 60, 0.0) == 2
+    assert store.raise_to("l", 2, None, 0.0) == 2 and store.raise_to("l", 1, None, 0.0) == 2
+    assert store.first_time("f", 60, 0.0) and not store.first_time("f", 60, 0.0)
+    store.put("l", 0, None, 0.0)
+    assert store.get("l", 0.0) == 0
