@@ -304,3 +304,42 @@ def test_erasure_removes_discovery_rows(platform) -> None:
     found(platform, b, [a.phone])
     counts = platform.maintenance.erase(a.id)
     assert counts["address_book_edges"] == 2 and counts["discovery_seen"] == 2
+
+
+class CountingStore:
+    """Wraps the guard's counter store and records which operations a sync performs."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.calls = inner, []
+
+    def __getattr__(self, name: str):
+        attr = getattr(self.inner, name)
+
+        def record(*args, **kwargs):
+            self.calls.append(name)
+            return attr(*args, **kwargs)
+        return record
+
+
+def test_a_nobody_identifier_costs_the_same_work_as_a_non_member(platform) -> None:
+    """Constant shape: the same number of SQL statements and the same counter-store
+    operations, so neither the answer nor the work done says 'this number is a member'."""
+    from sqlalchemy import event
+
+    a, hidden = register(platform), register(platform)
+    set_all(platform, hidden, "nobody")
+    statements: list[str] = []
+    event.listen(platform.engine, "before_cursor_execute",
+                 lambda *args: statements.append(args[2].split()[0]))
+    store = CountingStore(platform.discovery.guard.store)
+    platform.discovery.guard.store = store
+
+    def work(number: str) -> tuple[list[str], list[str]]:
+        statements.clear()
+        store.calls.clear()
+        result = platform.discovery.sync(a.id, ADDRESS, [number])
+        assert result.matches == []
+        return list(statements), list(store.calls)
+
+    work(unique_phone())  # warm up caches of the first sync
+    assert work(hidden.phone) == work(unique_phone())

@@ -10,12 +10,24 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, and_, bindparam, delete, exists, func, or_, select, update
+from sqlalchemy import (
+    Row,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from palisade.adapters.storage.tables import (
+    ID,
     AddressBookEdge,
     Block,
     Conversation,
@@ -33,6 +45,7 @@ from palisade.adapters.storage.tables import (
     Person,
     ProfileRow,
     SessionRow,
+    UTCDateTime,
 )
 
 
@@ -287,10 +300,10 @@ class Repository:
         return self.s.execute(stmt).first()
 
     def discovery_ties(self, me: str, others: Sequence[str], now: datetime) -> dict[str, set[str]]:
-        """For each relation, which of `others` stand in it to `me`."""
-        if not others:
-            return {k: set() for k in ("friend", "fof", "has_you", "blocked", "revealed",
-                                       "hidden")}
+        """For each relation, which of `others` stand in it to `me`. The same seven queries
+        run whether or not `others` is empty, so the work does not say whether an address
+        book held members."""
+        others = list(others)
         f1, f2 = aliased(Friendship), aliased(Friendship)
         queries = {
             "friend": select(Friendship.friend_id).where(Friendship.person_id == me,
@@ -316,6 +329,19 @@ class Repository:
     def book(self, owner_id: str) -> list[str]:
         stmt = select(AddressBookEdge.contact_id).where(AddressBookEdge.owner_id == owner_id)
         return list(self.s.scalars(stmt))
+
+    def add_edges_by_bidx(self, owner_id: str, bidxs: Sequence[bytes], now: datetime) -> None:
+        """Record as `owner_id`'s contacts the members (other than themselves) whose
+        identifiers are among `bidxs`: one INSERT ... SELECT, run whether or not any match."""
+        dialect = self.s.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        members = (select(literal(owner_id, ID), IdentifierRow.person_id,
+                          literal(now, UTCDateTime()))
+                   .where(IdentifierRow.value_bidx.in_(list(bidxs)),
+                          IdentifierRow.person_id != owner_id).distinct())
+        self.s.execute(insert(AddressBookEdge).from_select(
+            ["owner_id", "contact_id", "created_at"], members
+        ).on_conflict_do_nothing())
 
     def add_edges(self, owner_id: str, contacts: Iterable[str], now: datetime) -> None:
         self.bulk_insert(AddressBookEdge, [
