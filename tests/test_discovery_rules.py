@@ -178,6 +178,8 @@ def test_redis_store_counts_and_levels(redis_client) -> None:
     assert store.add([("a", 3)], 60, 30.0) == [5]
     assert store.add([("a", 1)], 60, 61.0) == [1]  # next window
     assert store.add_distinct("d", ["x", "y", "x"], 60, 0.0) == 2
+    assert store.add_distinct_many([("d", ["z"]), ("e", []), ("f", ["1", "2", "3"])],
+                                   60, 0.0) == [3, 0, 3]
     assert store.raise_to("l", 2, None, 0.0) == 2 and store.raise_to("l", 1, None, 0.0) == 2
     assert store.first_time("f", 60, 0.0) and not store.first_time("f", 60, 0.0)
     store.put("l", 0, None, 0.0)

@@ -41,6 +41,11 @@ class CounterStore(Protocol):
         """Add members to the current window's distinct set; returns its (estimated) size."""
         ...
 
+    def add_distinct_many(self, items: Sequence[tuple[str, Sequence[str]]], window: float,
+                          now: float) -> list[int]:
+        """`add_distinct` for several keys in one round trip."""
+        ...
+
     def get(self, key: str, now: float) -> int: ...
 
     def raise_to(self, key: str, value: int, ttl: float | None, now: float) -> int:
@@ -118,6 +123,10 @@ class MemoryCounterStore:
                 self._maybe_sweep(now)
             entry[0].update(members)
             return len(entry[0])
+
+    def add_distinct_many(self, items: Sequence[tuple[str, Sequence[str]]], window: float,
+                          now: float) -> list[int]:
+        return [self.add_distinct(key, members, window, now) for key, members in items]
 
     def _value(self, key: str, now: float) -> int:
         value, expires = self._values.get(key, (0, math.inf))
@@ -224,6 +233,26 @@ class RedisCounterStore:
             pipe.pexpire(wkey, int(window * 2 * 1000))
         pipe.pfcount(wkey)
         return int(pipe.execute()[-1])
+
+    def add_distinct_many(self, items: Sequence[tuple[str, Sequence[str]]], window: float,
+                          now: float) -> list[int]:
+        if not items:
+            return []
+        ttl_ms = int(window * 2 * 1000)
+        pipe = self._r.pipeline(transaction=False)
+        for key, members in items:
+            wkey = self._p + _window_key(key, window, now)
+            if members:
+                pipe.pfadd(wkey, *members)
+                pipe.pexpire(wkey, ttl_ms)
+            pipe.pfcount(wkey)
+        results = pipe.execute()
+        out, i = [], 0
+        for _, members in items:
+            i += 2 if members else 0
+            out.append(int(results[i]))
+            i += 1
+        return out
 
     def get(self, key: str, now: float) -> int:
         value = self._r.get(self._p + key)

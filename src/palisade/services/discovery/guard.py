@@ -166,10 +166,11 @@ class DiscoveryGuard:
         take = self.store.take(f"strangers:{searcher.account}", len(strangers),
                                bucket.capacity, bucket.refill_per_second, now, partial=True)
         window = limits.person_window_days * DAY
-        for c in strangers[: take.granted]:
+        shown = strangers[: take.granted]
+        counts = self.store.add_distinct_many(
+            [(f"found-by:{c.person}", [searcher.account]) for c in shown], window, now)
+        for c, seen_by in zip(shown, counts, strict=True):
             out.found.append(c.person)
-            seen_by = self.store.add_distinct(f"found-by:{c.person}", [searcher.account],
-                                              window, now)
             if seen_by >= limits.person_strangers_per_window and self.store.first_time(
                     f"overexposed:{c.person}", window, now):
                 out.overexposed.append(c.person)
@@ -211,10 +212,14 @@ class DiscoveryGuard:
                 store.put(f"group-slowed:{group}", 1, DAY, now)
                 found.append(f)
                 platform.append(f)
-            for b in block_keys:
-                suffixes = [x.suffix for x in lookups if x.block == b and x.suffix]
-                distinct = store.add_distinct(f"block-numbers:{b}", suffixes, DAY, now)
-                if (f := detectors.platform_range_coverage(limits, b, distinct)) is not None:
+            suffixes: dict[str, list[str]] = {b: [] for b in block_keys}
+            for x in lookups:
+                if x.block is not None and x.suffix:
+                    suffixes[x.block].append(x.suffix)
+            distinct = store.add_distinct_many(
+                [(f"block-numbers:{b}", suffixes[b]) for b in block_keys], DAY, now)
+            for b, count in zip(block_keys, distinct, strict=True):
+                if (f := detectors.platform_range_coverage(limits, b, count)) is not None:
                     platform.append(f)
         return self._escalate(searcher, found, platform, now)
 
