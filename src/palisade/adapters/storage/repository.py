@@ -330,18 +330,15 @@ class Repository:
         stmt = select(AddressBookEdge.contact_id).where(AddressBookEdge.owner_id == owner_id)
         return list(self.s.scalars(stmt))
 
-    def add_edges_by_bidx(self, owner_id: str, bidxs: Sequence[bytes], now: datetime) -> None:
-        """Record as `owner_id`'s contacts the members (other than themselves) whose
-        identifiers are among `bidxs`: one INSERT ... SELECT, run whether or not any match."""
+    def add_edges_always(self, owner_id: str, contacts: Sequence[str], now: datetime) -> None:
+        """Record `contacts` as members of `owner_id`'s synced book: one INSERT ... SELECT
+        that runs even when `contacts` is empty, so the work does not depend on it."""
         dialect = self.s.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        members = (select(literal(owner_id, ID), IdentifierRow.person_id,
-                          literal(now, UTCDateTime()))
-                   .where(IdentifierRow.value_bidx.in_(list(bidxs)),
-                          IdentifierRow.person_id != owner_id).distinct())
-        self.s.execute(insert(AddressBookEdge).from_select(
-            ["owner_id", "contact_id", "created_at"], members
-        ).on_conflict_do_nothing())
+        members = select(literal(owner_id, ID), Person.id, literal(now, UTCDateTime())).where(
+            Person.id.in_(list(contacts)))
+        self.s.connection().execute(insert(AddressBookEdge).from_select(
+            ["owner_id", "contact_id", "created_at"], members).on_conflict_do_nothing())
 
     def add_edges(self, owner_id: str, contacts: Iterable[str], now: datetime) -> None:
         self.bulk_insert(AddressBookEdge, [
@@ -461,7 +458,8 @@ class Repository:
             return
         dialect = self.s.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        self.s.execute(insert(table).on_conflict_do_nothing(), rows)
+        # Core execution (executemany), not the ORM's bulk path: several times faster.
+        self.s.connection().execute(insert(table).on_conflict_do_nothing(), rows)
 
 
 class PairFacts:

@@ -189,7 +189,7 @@ class Discovery:
                 gone_people = {r.person_id for r in repo.members_by_bidx(gone_ids)}
                 if gone_people:
                     repo.remove_edges(person_id, contacts=gone_people)
-            repo.add_edges_by_bidx(person_id, list(bidx_of), now_dt)
+            repo.add_edges_always(person_id, others, now_dt)
             repo.mark_revealed(person_id, reveal.found, now_dt)
             repo.add_seen(person_id, {tag_of[c] for c in new})
             lookups = [self._lookup(book.entries[c], c in member_canon) for c in new]
