@@ -33,6 +33,14 @@ def found(platform: Platform, who: Person, contacts: list[str], address: str = A
     return {m.person_id for m in result.matches}
 
 
+def vouch_for(platform: Platform, person: Person) -> Person:
+    """A new member with `person` in their synced address book: evidence that someone knows
+    `person` (known_by + 1), which is what lets an account find strangers at all."""
+    voucher = register(platform)
+    found(platform, voucher, [person.phone])
+    return voucher
+
+
 def set_all(platform: Platform, person: Person, setting: str) -> None:
     for row in platform.discovery.settings(person.id):
         platform.discovery.set_discoverability(person.id, row["identifier_id"], setting)
@@ -60,8 +68,17 @@ def test_default_is_mutual_contacts(platform) -> None:
     assert found(platform, a, [b.phone]) == {b.id}  # and now b's book has a
 
 
+def test_an_account_nobody_knows_finds_no_stranger(platform) -> None:
+    a, b = register(platform), register(platform)
+    set_all(platform, b, "everyone")
+    assert found(platform, a, [b.phone]) == set()  # a fresh sybil gets nobody
+    vouch_for(platform, a)
+    assert found(platform, a, [b.phone]) == {b.id}  # once one person has a in their book
+
+
 def test_everyone_reveals_only_public_fields(platform) -> None:
     a, b = register(platform), register(platform, name="Bea Public")
+    vouch_for(platform, a)
     platform.profiles.update(b.id, {"bio": "friends only"}, {})
     set_all(platform, b, "everyone")
     result = platform.discovery.sync(a.id, ADDRESS, [b.phone])
@@ -73,6 +90,7 @@ def test_everyone_reveals_only_public_fields(platform) -> None:
 def test_any_common_formatting_is_normalised(platform) -> None:
     a, b = register(platform), register(platform)
     set_all(platform, b, "everyone")
+    vouch_for(platform, a)
     national = f"({b.phone[2:5]}) {b.phone[5:8]}-{b.phone[8:]}"  # +1 NANP written locally
     assert found(platform, a, [national, "not a number", ""]) == {b.id}
 
@@ -114,6 +132,7 @@ def test_email_and_phone_settings_are_separate(platform) -> None:
     rows = {r["kind"]: r["identifier_id"] for r in platform.discovery.settings(b.id)}
     platform.discovery.set_discoverability(b.id, rows["email"], "everyone")
     platform.discovery.set_discoverability(b.id, rows["phone"], "nobody")
+    vouch_for(platform, a)
     assert found(platform, a, [b.phone]) == set()
     result = platform.discovery.sync(a.id, ADDRESS, [b.phone, email.upper()])
     assert [m.identifiers for m in result.matches] == [[email]]  # never the nobody phone
@@ -190,8 +209,8 @@ def test_strangers_cost_budget_people_who_know_you_do_not(platform) -> None:
     knows_a = register(platform)
     found(platform, knows_a, [a.phone])  # knows_a has a in their book (and finds nobody)
     got = found(platform, a, [s.phone for s in strangers] + [knows_a.phone])
-    # a fresh account known by one person: 1 + 2 x 1 strangers, and knows_a is free
-    assert knows_a.id in got and len(got - {knows_a.id}) == 3
+    # a fresh account known by one person: 2 x 1 strangers, and knows_a is free
+    assert knows_a.id in got and len(got - {knows_a.id}) == 2
     again = found(platform, a, [s.phone for s in strangers] + [knows_a.phone])
     assert got <= again  # what was shown once stays free
 
@@ -203,7 +222,7 @@ def test_friends_raise_the_stranger_budget(platform) -> None:
     strangers = [register(platform) for _ in range(8)]
     for s in strangers:
         set_all(platform, s, "everyone")
-    assert len(found(platform, a, [s.phone for s in strangers])) == 7  # 1 + 2 x 3
+    assert len(found(platform, a, [s.phone for s in strangers])) == 6  # 2 x 3
 
 
 def test_person_found_by_many_strangers_is_hidden_and_told(tight) -> None:
@@ -212,6 +231,8 @@ def test_person_found_by_many_strangers_is_hidden_and_told(tight) -> None:
     friend = register(tight)
     befriend(tight, target, friend)
     searchers = [register(tight) for _ in range(4)]
+    for s in searchers:  # each known by one person: may find strangers, not established
+        vouch_for(tight, s)
     results = [found(tight, s, [target.phone], address=f"203.0.{i}.9")
                for i, s in enumerate(searchers)]
     assert results[:3] == [{target.id}] * 3 and results[3] == set()
@@ -219,6 +240,23 @@ def test_person_found_by_many_strangers_is_hidden_and_told(tight) -> None:
     assert found(tight, searchers[0], [target.phone]) == {target.id}  # shown before: kept
     [notice] = tight.discovery.notices(target.id)
     assert notice["kind"] == "hidden_from_strangers"
+
+
+def test_established_strangers_do_not_count_toward_the_cap(tight) -> None:
+    """People with standing who have someone in their book (a plumber's customers) find them
+    every day; only accounts nobody vouches for count toward hiding the person."""
+    target = register(tight)
+    set_all(tight, target, "everyone")
+    searchers = [register(tight) for _ in range(5)]
+    for s in searchers:
+        for _ in range(3):  # 3 friends: score 3 + known_by 2 = established (5)
+            befriend(tight, s, register(tight))
+        vouch_for(tight, s)
+        vouch_for(tight, s)
+    results = [found(tight, s, [target.phone], address=f"203.0.{i}.9")
+               for i, s in enumerate(searchers)]
+    assert results == [{target.id}] * 5  # past the cap of 3, still found
+    assert tight.discovery.notices(target.id) == []
 
 
 # --- detectors and escalation -------------------------------------------------------------------------

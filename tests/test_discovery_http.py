@@ -78,6 +78,8 @@ def test_sync_finds_who_allows_it_with_only_their_public_fields(server, outbox) 
                          json={"discoverability": "everyone"})
     assert changed.json()[0]["discoverability"] == "everyone"
     national = f"({b.phone[2:5]}) {b.phone[5:8]}-{b.phone[8:]}"
+    assert a.sync([national]).json()["matches"] == []  # nobody knows a yet: no strangers
+    Client(server.url, outbox).sync([a.phone]).raise_for_status()  # now someone does
     body = a.sync([national, "call me maybe", unique_phone()]).json()
     assert body["received"] == 3 and body["unreadable"] == 1
     assert body["matches"] == [{"person_id": b.id, "relationship": "stranger",

@@ -150,6 +150,65 @@ def test_observe_never_sees_an_identifier() -> None:
     assert obs.level is Level.REVERIFY
 
 
+def test_withheld_strangers_count_only_after_the_first_day() -> None:
+    """On its first day nobody has synced a newcomer back, so most of an honest book is
+    withheld; the stranger-harvest detector starts counting after `withheld_grace_days`."""
+    limits = DiscoveryLimits()
+    guard = DiscoveryGuard(limits, MemoryCounterStore())
+    newcomer = Searcher("new", "192.0.2.1", Standing(0.5, 0, 0))
+    assert guard.observe(newcomer, [], 5 * limits.withheld_strangers, 0.0).findings == []
+    later = Searcher("new", "192.0.2.1", Standing(1.5, 0, 0))
+    obs = guard.observe(later, [], limits.withheld_strangers, DAY)
+    assert [f.kind for f in obs.findings] == [detectors.FindingKind.STRANGER_HARVEST]
+
+
+def test_a_sync_with_nothing_new_is_never_a_finding() -> None:
+    """Old counts are not judged again: after a re-verification an empty re-sync must not be
+    taken for a repeat offence."""
+    limits = DiscoveryLimits()
+    guard = DiscoveryGuard(limits, MemoryCounterStore())
+    searcher = Searcher("acct", "192.0.2.1", Standing(0, 0, 0))
+    unallocated = [Lookup(f"+1999555{i:01d}xxx", "000", False, False)
+                   for i in range(limits.unallocated_min)]
+    assert guard.observe(searcher, unallocated, 0, 0.0).level is Level.REVERIFY
+    guard.reverified("acct", 60.0)
+    assert guard.observe(searcher, [], 0, 120.0).findings == []
+    assert guard.level("acct", 120.0) is Level.SLOWED
+    # new unallocated look-ups after re-verifying are a repeat: one step further
+    assert guard.observe(searcher, unallocated, 0, 180.0).level is Level.FROZEN
+
+
+def test_crowds_are_accounts_looking_up_new_identifiers() -> None:
+    limits = DiscoveryLimits()
+    guard = DiscoveryGuard(limits, MemoryCounterStore())
+    nat = "198.51.100.7"
+    for i in range(2 * limits.address_new_accounts_per_day):  # daily re-syncs behind a NAT
+        assert guard.observe(Searcher(f"p{i}", nat, Standing(0, 0, 0)), [], 0, 10.0).findings \
+            == []
+    found = []
+    for i in range(limits.address_new_accounts_per_day):
+        obs = guard.observe(Searcher(f"s{i}", nat, Standing(0, 0, 0)),
+                            [Lookup("+12015550xxx", f"{i:03d}", True, False)], 0, 20.0)
+        found.extend(f.kind for f in obs.findings)
+    assert found == [detectors.FindingKind.CROWDED_ADDRESS]
+
+
+@settings(max_examples=100, deadline=None)
+@given(standing=standings, n=st.integers(1, 40))
+def test_only_strangers_without_standing_count_toward_a_persons_cap(
+        standing: Standing, n: int) -> None:
+    limits = DiscoveryLimits(person_strangers_per_window=1, strangers_per_known_by=50)
+    guard = DiscoveryGuard(limits, MemoryCounterStore())
+    everyone = Tie(friend=False, friend_of_friend=False, has_you=False, blocked=False)
+    searcher = Searcher("acct", "192.0.2.1", standing)
+    out = guard.reveal(searcher, [Candidate(f"p{i}", D.EVERYONE, everyone) for i in range(n)],
+                       0.0)
+    if limits.is_established(standing):
+        assert out.overexposed == []
+    else:
+        assert out.overexposed == out.found
+
+
 # --- the Redis store answers like the in-process one -------------------------------------------------
 
 operations = st.lists(st.tuples(st.integers(0, 30), st.floats(0, 5000), st.booleans(),

@@ -167,13 +167,16 @@ class DiscoveryGuard:
                                bucket.capacity, bucket.refill_per_second, now, partial=True)
         window = limits.person_window_days * DAY
         shown = strangers[: take.granted]
-        counts = self.store.add_distinct_many(
-            [(f"found-by:{c.person}", [searcher.account]) for c in shown], window, now)
-        for c, seen_by in zip(shown, counts, strict=True):
-            out.found.append(c.person)
-            if seen_by >= limits.person_strangers_per_window and self.store.first_time(
-                    f"overexposed:{c.person}", window, now):
-                out.overexposed.append(c.person)
+        out.found.extend(c.person for c in shown)
+        if not limits.is_established(searcher.standing):
+            # Only strangers without standing count toward a person's cap (see
+            # DiscoveryLimits.person_strangers_per_window).
+            counts = self.store.add_distinct_many(
+                [(f"found-by:{c.person}", [searcher.account]) for c in shown], window, now)
+            for c, seen_by in zip(shown, counts, strict=True):
+                if seen_by >= limits.person_strangers_per_window and self.store.first_time(
+                        f"overexposed:{c.person}", window, now):
+                    out.overexposed.append(c.person)
         out.withheld += len(strangers) - take.granted
         return out
 
@@ -182,6 +185,11 @@ class DiscoveryGuard:
                 now: float) -> Observation:
         limits, store = self.limits, self.store
         account = searcher.account
+        if not lookups and not withheld:
+            # A re-sync that adds nothing to any count cannot be a new finding (and must not
+            # re-judge old counts: after a re-verification that would be taken as a repeat).
+            # Most syncs are such re-syncs; this saves their counter round trips.
+            return Observation(level=self.level(account, now, searcher.level_floor))
         established = limits.is_established(searcher.standing)
         window = limits.detector_window_days * DAY
         found: list[Finding] = []
@@ -192,7 +200,8 @@ class DiscoveryGuard:
             + [(f"new:{account}", len(lookups)),
                (f"unalloc:{account}", sum(not x.allocated for x in lookups)),
                (f"members:{account}", sum(x.member for x in lookups)),
-               (f"withheld:{account}", withheld)],
+               (f"withheld:{account}",
+                withheld if searcher.standing.age_days >= limits.withheld_grace_days else 0)],
             window, now)
         per_block, (new, unallocated, members, held) = totals[:len(block_keys)], totals[-4:]
         for b, count in zip(block_keys, per_block, strict=True):
@@ -205,7 +214,9 @@ class DiscoveryGuard:
             if f is not None:
                 found.append(f)
         platform: list[Finding] = []
-        if not established:
+        if not established and lookups:
+            # a crowd is accounts without standing looking up *new* identifiers from one
+            # group; re-syncs of known books (every client, daily) are not a crowd
             group = address_group(searcher.address)
             crowd = store.add_distinct(f"group-accounts:{group}", [account], DAY, now)
             if (f := detectors.crowded_address(limits, group, crowd)) is not None:
