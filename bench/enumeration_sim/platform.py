@@ -1,0 +1,207 @@
+"""The simulated server: the state the real sync service keeps, and one `submit` that mirrors
+`palisade.services.discovery.sync.Discovery.sync` for whichever defence is plugged in.
+
+Per sync: (1) the seen-set says which identifiers are new (for honest accounts this is
+implicit: everything in the book was sent at install and only new contacts are new since;
+attacker accounts have explicit seen-sets); (2) the defence admits or refuses the whole
+request; (3) every member behind an identifier becomes a candidate with its setting and tie
+(friend; has_you = the member's own synced book holds the searcher; revealed before; hidden
+from strangers if reported overexposed within the person window); the defence reveals;
+(4) on an admitted sync the searcher's synced book gains every member of the request (the
+server keeps member edges only, never other identifiers), which raises their `known_by` and
+may give them `has_you` toward the searcher; (5) the defence's detectors see the new
+identifiers (inside `Defence.sync`).
+
+State is shared by the honest model and the attacker of the same run (one server), so the
+only couplings between them are the real ones: synced edges (known_by) and, for Palisade,
+per-person overexposure. Accounts and addresses never overlap.
+
+Ids: honest people are 0..P-1; attacker accounts P, P+1, ...; a pair (a, b) is packed as
+`a << SHIFT | b`.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from palisade.domain.discovery.discoverability import Discoverability, Tie
+
+from .defences import Cand, Defence, Outcome, Request, Who
+from .world import JOINER, World
+
+SHIFT = 22  # up to 4,194,304 ids (1,000,000 people + attacker accounts)
+MAX_CONTACTS_PER_SYNC = 10_000  # palisade.domain.discovery.address_book: the server refuses more
+NEVER = -1e18
+
+# TIES[friend][has_you]
+TIES = [[Tie(friend=f, friend_of_friend=False, has_you=h, blocked=False) for h in (False, True)]
+        for f in (False, True)]
+
+
+@dataclass(slots=True)
+class AttackerAccount:
+    id: int
+    key: str
+    number: int
+    created: float
+    age0: float
+    friends: int
+    seen: set[int]
+
+
+class Platform:
+    def __init__(self, world: World, setting: Discoverability, defence: Defence,
+                 max_attacker_accounts: int) -> None:
+        P = world.people
+        self.world = world
+        self.P = P
+        self.setting = setting
+        self.defence = defence
+        self.member = bytearray(0 if world.kind[p] == JOINER else 1 for p in range(P))
+        self.registered_at = array("d", (world.joined_at[p] if world.kind[p] == JOINER
+                                         else NEVER for p in range(P)))
+        self.known_by = array("i", world.known_by0)
+        self.known_by.extend(array("i", bytes(4 * max_attacker_accounts)))
+        self.synced: set[int] = set()  # dynamic synced-book edges (a's book holds b)
+        self.shown: set[int] = set()  # (searcher, person) revealed during the run
+        # person -> (from, until): hidden from strangers (reported overexposed at `from`)
+        self.hidden: dict[int, tuple[float, float]] = {}
+        self.hidden_log: list[tuple[int, float]] = []  # (person, from), for replays
+        self.keys = world.person_keys
+        self.book_extra: set[int] = set()  # (a, b): a added b as a new contact in the run
+        self.window = getattr(defence, "person_window", 30 * 86_400.0)
+        self.on_new_edge: Callable[[int, int], None] | None = None
+        # attacker side
+        self.accounts: dict[int, AttackerAccount] = {}
+        self.account_by_number: dict[int, int] = {}
+        self.attacker_settings: dict[int, Discoverability] = {}
+        self.harvested: set[int] = set()
+        self.requests = 0
+
+    # --- facts ----------------------------------------------------------------------------------
+    def book_has(self, a: int, b: int) -> bool:
+        """Does a's address book hold b's number (at t=0, or added during the run)?"""
+        if ((a << SHIFT) | b) in self.book_extra:
+            return True
+        if a >= self.P or b >= self.P:
+            return False
+        try:
+            return self.world.book_has(a, b)
+        except KeyError:
+            return False  # two people outside every full sync: new contacts are new pairs
+
+    def cand(self, s: int, m: int, now: float, static_has: bool = False, friend: bool = False,
+             static_shown: bool = False, is_new: bool = False) -> Cand:
+        has = static_has or ((m << SHIFT) | s) in self.synced
+        h = self.hidden.get(m)
+        hidden = h is not None and h[0] <= now < h[1]
+        shown = static_shown or ((s << SHIFT) | m) in self.shown
+        if m < self.P:
+            return Cand(m, self.keys[m], self.setting, TIES[friend][has], shown, hidden,
+                        self.registered_at[m], is_new)
+        acct = self.accounts[m]
+        return Cand(m, acct.key, self.attacker_settings.get(m, Discoverability.NOBODY),
+                    TIES[friend][has], shown, hidden, acct.created, is_new)
+
+    def replay_hidden(self, log: Sequence[tuple[int, float]]) -> None:
+        """Hide people from strangers at the times another run (the honest traffic) did."""
+        for person, start in log:
+            self.hidden[person] = (start, start + self.window)
+
+    def add_edge(self, a: int, b: int) -> None:
+        key = (a << SHIFT) | b
+        if key in self.synced:
+            return
+        self.synced.add(key)
+        self.known_by[b] += 1
+        if self.on_new_edge is not None:
+            self.on_new_edge(a, b)
+
+    # --- one sync -----------------------------------------------------------------------------------
+    def submit(self, searcher: int, who: Who, req: Request, cands: Sequence[Cand],
+               record: Sequence[int], now: float) -> Outcome:
+        """`record`: the members whose edge from the searcher is not already in the synced book
+        (the caller leaves out day-0 edges, which are counted in known_by already)."""
+        self.requests += 1
+        out = self.defence.sync(who, req, cands, now)
+        if out.allowed:
+            for m in record:
+                self.add_edge(searcher, m)
+            shown = self.shown
+            for m in out.found:
+                shown.add((searcher << SHIFT) | m)
+            if out.overexposed:
+                until = now + self.window
+                for m in out.overexposed:
+                    self.hidden[m] = (now, until)
+                    self.hidden_log.append((m, now))
+        return out
+
+    # --- attacker accounts ----------------------------------------------------------------------------
+    def new_account(self, number: int, now: float, age_days: float = 0.0, friends: int = 0,
+                    setting: Discoverability = Discoverability.NOBODY) -> int:
+        aid = self.P + len(self.accounts)
+        if aid - self.P >= len(self.known_by) - self.P:
+            raise RuntimeError("too many attacker accounts")
+        self.accounts[aid] = AttackerAccount(aid, f"x{aid - self.P}", number, now, age_days,
+                                             friends, set())
+        self.account_by_number[number] = aid
+        self.attacker_settings[aid] = setting
+        return aid
+
+    def attacker_sync(self, aid: int, address: str, numbers: Sequence[int], now: float
+                      ) -> tuple[Outcome, list[int]]:
+        acct = self.accounts[aid]
+        world = self.world
+        owner, member, index_of = world.owner, self.member, world.index_of
+        seen = acct.seen
+        unique: list[int] = []
+        dedupe: set[int] = set()
+        new: list[tuple[int, bool, bool]] = []
+        cands: list[Cand] = []
+        record: list[int] = []
+        for n in numbers:
+            if n in dedupe:
+                continue
+            dedupe.add(n)
+            unique.append(n)
+            idx = index_of(n)
+            m = -1
+            if idx >= 0:
+                p = owner[idx]
+                if p >= 0 and member[p]:
+                    m = p
+                allocated = True
+            else:
+                m = self.account_by_number.get(n, -1)
+                allocated = m >= 0
+            if n not in seen:
+                new.append((n, allocated, m >= 0))
+            if m >= 0 and m != aid:
+                cands.append(self.cand(aid, m, now, is_new=n not in seen))
+                record.append(m)
+        who = Who(acct.key, address, acct.age0 + (now - acct.created) / 86_400.0, acct.friends,
+                  self.known_by[aid])
+        req = Request("full", len(unique), len(new), lambda: new)
+        out = self.submit(aid, who, req, cands, record, now)
+        matches: list[int] = []
+        if out.allowed:
+            seen.update(dedupe)
+            P = self.P
+            for m in out.found:
+                if m < P:
+                    self.harvested.add(m)
+                    matches.append(world.number(m))
+                else:
+                    matches.append(self.accounts[m].number)
+        return out, matches
+
+
+def next_daily(phase: float, t: float, day: float = 86_400.0) -> float:
+    """The first daily sync time strictly after t for a client syncing at `phase` + k days."""
+    k = math.floor((t - phase) / day) + 1
+    nt = phase + k * day
+    return nt if nt > t else nt + day
