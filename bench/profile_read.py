@@ -45,6 +45,7 @@ import tempfile
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -440,12 +441,21 @@ class Backend:
 def make_backend(name: str, workdir: Path) -> Backend:
     if name == "sqlite":
         return Backend(name, f"sqlite:///{workdir / 'palisade_bench.db'}")
+    base, dbname, admin, drop = scratch_postgres_database(
+        os.environ.get("PALISADE_BENCH_POSTGRES_URL", DEFAULT_PG_URL), "palisade_bench_")
+    url = base.set(database=dbname).render_as_string(hide_password=False)
+    return Backend(name, url, drop, {"database": dbname, "admin": admin})
+
+
+def scratch_postgres_database(url: str, prefix: str) -> tuple[Any, str, str, Callable[[], None]]:
+    """Create a fresh database `prefix<random hex>` on the server of `url`; returns the parsed
+    URL, the database name, the admin connection string and a function that drops it."""
     import psycopg
     from sqlalchemy.engine import make_url
 
-    base = make_url(os.environ.get("PALISADE_BENCH_POSTGRES_URL", DEFAULT_PG_URL))
+    base = make_url(url)
     admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    dbname = "palisade_bench_" + secrets.token_hex(6)
+    dbname = prefix + secrets.token_hex(6)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{dbname}"')
 
@@ -453,8 +463,7 @@ def make_backend(name: str, workdir: Path) -> Backend:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
-    url = base.set(database=dbname).render_as_string(hide_password=False)
-    return Backend(name, url, drop, {"database": dbname, "admin": admin})
+    return base, dbname, admin, drop
 
 
 def batching_repository(session: Any, flush_rows: int = 20_000) -> Any:
@@ -577,20 +586,26 @@ def start_server(workdir: Path, url: str) -> tuple[subprocess.Popen[bytes], str]
            "--no-proxy-headers"]
     server = subprocess.Popen(cmd, cwd=workdir, env=env)
     base = f"http://127.0.0.1:{port}"
+    wait_until_serving(server, base)
+    return server, base
+
+
+def wait_until_serving(server: subprocess.Popen[bytes], base: str, seconds: float = 60) -> None:
+    """Wait for `/healthz` to answer 200; stop the server and raise if it never does."""
     import httpx
 
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"the server exited with code {server.returncode}")
         try:
             if httpx.get(base + "/healthz", timeout=1.0).status_code == 200:
-                return server, base
+                return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    server.terminate()
-    raise RuntimeError("the server did not come up within 60 s")
+    stop_server(server)
+    raise RuntimeError(f"the server did not come up within {seconds:g} s")
 
 
 def stop_server(server: subprocess.Popen[bytes]) -> None:
