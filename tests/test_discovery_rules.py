@@ -173,9 +173,22 @@ def test_a_sync_with_nothing_new_is_never_a_finding() -> None:
     assert guard.observe(searcher, unallocated, 0, 0.0).level is Level.REVERIFY
     guard.reverified("acct", 60.0)
     assert guard.observe(searcher, [], 0, 120.0).findings == []
-    assert guard.level("acct", 120.0) is Level.SLOWED
+    # nor a sync that only withheld strangers: that judges the stranger count, not the others
+    aged = Searcher("acct", "192.0.2.1", Standing(2, 0, 0))
+    assert guard.observe(aged, [], 1, 150.0).findings == []
+    assert guard.level("acct", 150.0) is Level.SLOWED
     # new unallocated look-ups after re-verifying are a repeat: one step further
     assert guard.observe(searcher, unallocated, 0, 180.0).level is Level.FROZEN
+
+
+def test_a_new_account_may_send_the_largest_address_book() -> None:
+    """25,000 entries (Google Contacts' limit) in syncs of at most 10,000, all at once: an
+    honest newcomer's first sync is never refused for volume."""
+    guard = DiscoveryGuard(DiscoveryLimits(), MemoryCounterStore())
+    newcomer = Searcher("new", "192.0.2.1", Standing(0, 0, 0))
+    assert [guard.admit(newcomer, n, 0.0).allowed for n in (10_000, 10_000, 5_000)] == \
+        [True, True, True]
+    assert not guard.admit(newcomer, 1_000, 0.0).allowed  # and not a 26,000th
 
 
 def test_crowds_are_accounts_looking_up_new_identifiers() -> None:

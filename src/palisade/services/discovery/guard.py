@@ -185,10 +185,11 @@ class DiscoveryGuard:
                 now: float) -> Observation:
         limits, store = self.limits, self.store
         account = searcher.account
-        if not lookups and not withheld:
-            # A re-sync that adds nothing to any count cannot be a new finding (and must not
-            # re-judge old counts: after a re-verification that would be taken as a repeat).
-            # Most syncs are such re-syncs; this saves their counter round trips.
+        # Withheld strangers count only after the account's first day: before its contacts
+        # re-sync, most of an honest newcomer's book is withheld.
+        held_now = withheld if searcher.standing.age_days >= limits.withheld_grace_days else 0
+        if not lookups and not held_now:
+            # Nothing added to any count (most syncs are such re-syncs): no round trips.
             return Observation(level=self.level(account, now, searcher.level_floor))
         established = limits.is_established(searcher.standing)
         window = limits.detector_window_days * DAY
@@ -200,19 +201,21 @@ class DiscoveryGuard:
             + [(f"new:{account}", len(lookups)),
                (f"unalloc:{account}", sum(not x.allocated for x in lookups)),
                (f"members:{account}", sum(x.member for x in lookups)),
-               (f"withheld:{account}",
-                withheld if searcher.standing.age_days >= limits.withheld_grace_days else 0)],
+               (f"withheld:{account}", held_now)],
             window, now)
         per_block, (new, unallocated, members, held) = totals[:len(block_keys)], totals[-4:]
+        # A detector is judged only when this sync added to its own counts: old counts are
+        # never judged again (after a re-verification that would be taken as a repeat).
         for b, count in zip(block_keys, per_block, strict=True):
             if (f := detectors.range_sweep(limits, account, b, count)) is not None:
                 found.append(f)
                 break  # one sweep finding per sync is enough
-        for f in (detectors.unallocated_numbers(limits, account, new, unallocated),
-                  detectors.leaked_list_validation(limits, account, established, new, members),
-                  detectors.stranger_harvest(limits, account, held)):
-            if f is not None:
-                found.append(f)
+        judged = ([detectors.unallocated_numbers(limits, account, new, unallocated),
+                   detectors.leaked_list_validation(limits, account, established, new,
+                                                    members)] if lookups else [])
+        if held_now:
+            judged.append(detectors.stranger_harvest(limits, account, held))
+        found.extend(f for f in judged if f is not None)
         platform: list[Finding] = []
         if not established and lookups:
             # a crowd is accounts without standing looking up *new* identifiers from one
