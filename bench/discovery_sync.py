@@ -98,16 +98,15 @@ if str(BENCH_DIR) not in sys.path:  # the helpers shared with the profile-read b
 
 from profile_read import (  # noqa: E402
     CpuMeter,
-    _git_state,
     _proc_cpu,
     _version,
     free_port,
-    log,
     percentile,
     scratch_postgres_database,
     stop_server,
     wait_until_serving,
 )
+from run_record import close_run, git_state, log  # noqa: E402
 
 P50_TARGET_MS = 50.0  # a 1,000-identifier sync
 COST_TARGET = 1.5  # the defended sync may cost at most 1.5x B0
@@ -1154,7 +1153,7 @@ def main(argv: list[str] | None = None) -> int:
                 "machine": platform_module.machine(),
                 "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "loadavg_1m_start": round(os.getloadavg()[0], 2),
-                "git": _git_state(),
+                "git": git_state(),
                 "versions": {d: _version(d) for d in ("sqlalchemy", "fastapi", "uvicorn",
                                                       "httpx", "psycopg", "redis",
                                                       "phonenumbers", "cryptography")},
@@ -1166,16 +1165,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in backends:
             results["backends"][name] = run_backend(name, args, workdir, world, sealed,
                                                     keys_file)
-        results["meta"]["seconds"] = round(time.perf_counter() - started, 1)
-        results["meta"]["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
-        end_git = _git_state()
-        if end_git != results["meta"]["git"]:
-            log(f"warning: the source changed during the run: {results['meta']['git']} -> "
-                f"{end_git}")
-            results["meta"]["git_end"] = end_git
-        if args.json:
-            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.json).write_text(json.dumps(results, indent=2))
+        close_run(results, started, args.json)
         console = Console() if sys.stdout.isatty() else Console(width=160)
         console.print(render_table(results))
         meta = results["meta"]

@@ -48,7 +48,6 @@ import json
 import multiprocessing
 import os
 import platform as platform_module
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -67,14 +66,11 @@ from enumeration_sim.defences import ORDER as DEFENCE_ORDER  # noqa: E402
 from enumeration_sim.defences import palisade as palisade_defence  # noqa: E402
 from enumeration_sim.runner import Task  # noqa: E402
 from enumeration_sim.world import SIZES, WorldParams, build_world  # noqa: E402
+from run_record import git_state, log  # noqa: E402
 
 WORLDS = ["everyone", "defaults"]
 ROW_KEYS = ["defence", "world", "attacker", "harvested", "harvested_pct", "per_account",
             "honest_first_sync_pct", "honest_24h_pct", "honest_blocked", "honest_p99_delay_s"]
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 # --- targets ------------------------------------------------------------------------------------
@@ -264,19 +260,6 @@ def rows_from(results: dict[Task, dict[str, Any]], defences: list[str], attacker
     return rows
 
 
-def _git_state() -> dict[str, Any]:
-    def git(*argv: str) -> str | None:
-        try:
-            return subprocess.run(["git", *argv], cwd=BENCH_DIR.parent, capture_output=True,
-                                  text=True, timeout=10, check=True).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return None
-
-    status = git("status", "--porcelain", "--", "src")
-    return {"commit": git("rev-parse", "--short", "HEAD"),
-            "src_dirty": None if status is None else bool(status)}
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -347,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform_module.python_version(), "machine": platform_module.machine(),
         "loadavg_1m_end": round(os.getloadavg()[0], 2),
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git": _git_state(),
+        "git": git_state(),
         "command": "python bench/enumeration.py " + " ".join(
             sys.argv[1:] if argv is None else argv),
     }

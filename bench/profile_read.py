@@ -54,6 +54,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi import Path as PathParam
 from pydantic import BaseModel
+from run_record import close_run, git_state, log  # the bench folder is on sys.path
 from sqlalchemy import String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -424,10 +425,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -818,22 +815,6 @@ def run_decisions(args: argparse.Namespace, workdir: Path, g: Graphs,
     return result
 
 
-def _git_state() -> dict[str, Any]:
-    """Which source was measured: the commit, and whether src/ had uncommitted changes."""
-    root = BENCH_DIR.parent
-
-    def git(*argv: str) -> str | None:
-        try:
-            return subprocess.run(["git", *argv], cwd=root, capture_output=True, text=True,
-                                  timeout=10, check=True).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return None
-
-    status = git("status", "--porcelain", "--", "src")
-    return {"commit": git("rev-parse", "--short", "HEAD"),
-            "src_dirty": None if status is None else bool(status)}
-
-
 def _version(dist: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -954,7 +935,7 @@ def main(argv: list[str] | None = None) -> int:
                 "machine": platform_module.machine(),
                 "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "loadavg_1m_start": round(os.getloadavg()[0], 2),
-                "git": _git_state(),
+                "git": git_state(),
                 "versions": {d: _version(d) for d in ("sqlalchemy", "fastapi", "uvicorn",
                                                       "httpx", "psycopg", "casbin")},
                 "command": "python bench/profile_read.py " + " ".join(
@@ -968,16 +949,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_decision:
             results["decision"] = run_decisions(args, workdir, g,
                                                 random.Random(f"{args.seed}-decision"))
-        results["meta"]["seconds"] = round(time.perf_counter() - started, 1)
-        results["meta"]["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
-        end_git = _git_state()
-        if end_git != results["meta"]["git"]:
-            log(f"warning: the source changed during the run: {results['meta']['git']} -> "
-                f"{end_git}")
-            results["meta"]["git_end"] = end_git
-        if args.json:
-            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.json).write_text(json.dumps(results, indent=2))
+        close_run(results, started, args.json)
         console = Console() if sys.stdout.isatty() else Console(width=132)
         console.print(render_table(results))
         log(f"done in {results['meta']['seconds']} s")

@@ -3,6 +3,7 @@ required when CI=true), a movable clock, a platform wired like production, a liv
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import secrets
@@ -21,7 +22,6 @@ import httpx
 import pytest
 import redis
 import sqlalchemy as sa
-
 from argon2 import PasswordHasher
 
 from palisade.adapters.limits.counters import MemoryRateLimiter
@@ -34,6 +34,11 @@ CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get("PALISADE_TEST_POSTGRES_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("PALISADE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def positive_figure(value: object) -> bool:
+    """A benchmark figure that is a finite number above zero."""
+    return isinstance(value, int | float) and math.isfinite(value) and value > 0
 
 
 def _service_missing(what: str, why: Exception) -> None:

@@ -7,18 +7,15 @@ depend on the machine).
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import positive_figure
+
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "discovery_sync.py"
-
-
-def _positive(value: object) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value) and value > 0
 
 
 @pytest.mark.timeout(240)
@@ -36,7 +33,7 @@ def test_discovery_sync_bench_quick_sqlite(tmp_path: Path) -> None:
     assert doc["meta"]["people"] == 5000 and doc["meta"]["quick"] is True
     assert set(doc["backends"]) == {"sqlite"}
     sqlite = doc["backends"]["sqlite"]
-    assert _positive(sqlite["load_seconds"])
+    assert positive_figure(sqlite["load_seconds"])
     for path in ("b0", "first", "resync"):
         figures = sqlite[path]
         assert figures["requests"] == 12
@@ -44,14 +41,14 @@ def test_discovery_sync_bench_quick_sqlite(tmp_path: Path) -> None:
         assert figures["identifiers"] == 12 * doc["meta"]["book_size"]
         for key in ("p50_ms", "p99_ms", "ids_per_s_wall", "ids_per_s_process",
                     "server_cpu_ms", "matches_mean"):
-            assert _positive(figures[key]), (path, key, figures[key])
+            assert positive_figure(figures[key]), (path, key, figures[key])
         assert figures["p99_ms"] >= figures["p50_ms"]
     # B0 returns every member; the defended sync only those whose setting allows it.
     # Re-syncs find the same people, plus any whose own sync since added the searcher.
     assert sqlite["first"]["matches_mean"] < sqlite["b0"]["matches_mean"]
     assert sqlite["resync"]["matches_mean"] >= sqlite["first"]["matches_mean"]
     for path in ("first", "resync"):
-        assert _positive(sqlite[path]["ratio_p50"])
+        assert positive_figure(sqlite[path]["ratio_p50"])
     counters = sqlite["discovery_counters"]
     assert not any(k.startswith(("refusals", "findings")) for k in counters), counters
     assert isinstance(sqlite["met"]["p50"], bool) and isinstance(sqlite["met"]["cost"], bool)

@@ -6,20 +6,17 @@ It checks shape and sign only, never the speed targets (those depend on the mach
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import positive_figure
+
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "profile_read.py"
 
 pytest.importorskip("casbin")
-
-
-def _positive(value: object) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value) and value > 0
 
 
 @pytest.mark.timeout(240)
@@ -41,12 +38,12 @@ def test_profile_read_bench_quick_sqlite(tmp_path: Path) -> None:
     for path in ("protected", "plain"):
         figures = sqlite[path]
         for key in ("rps", "p50_ms", "p99_ms", "mean_ms", "server_cpu_ms"):
-            assert _positive(figures[key]), (path, key, figures[key])
+            assert positive_figure(figures[key]), (path, key, figures[key])
         assert figures["requests"] == doc["meta"]["requests_per_path"]
         assert figures["p99_ms"] >= figures["p50_ms"]
         assert figures["errors"] == {}, (path, figures["errors"])
     for key in ("cost_ratio_rps", "ratio_p50", "ratio_p99", "ratio_cpu"):
-        assert _positive(sqlite[key]), key
+        assert positive_figure(sqlite[key]), key
     assert isinstance(sqlite["met"], bool)
     assert set(sqlite["mix"]) == {"friend", "friend_of_friend", "stranger"}
 
@@ -54,5 +51,5 @@ def test_profile_read_bench_quick_sqlite(tmp_path: Path) -> None:
     assert decision["agree"] is True
     assert decision["triples"] > 0
     for key in ("ours_per_s", "casbin_per_s", "ratio"):
-        assert _positive(decision[key]), key
+        assert positive_figure(decision[key]), key
     assert isinstance(decision["met"], bool)

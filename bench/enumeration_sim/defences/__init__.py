@@ -19,9 +19,9 @@ import pkgutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from palisade.domain.discovery.discoverability import Discoverability, Tie
+from palisade.domain.discovery.discoverability import Discoverability, Tie, may_find
 
-__all__ = ["Cand", "Defence", "Outcome", "Request", "Who", "DEFENCES", "make_defence"]
+__all__ = ["DEFENCES", "Cand", "Defence", "Outcome", "Request", "Who", "allowed", "make_defence"]
 
 
 @dataclass(slots=True)
@@ -84,6 +84,11 @@ class Defence:
 
     def reverified(self, account: str, now: float) -> None:
         """The account proved control of its number again."""
+
+
+def allowed(cands: Sequence[Cand]) -> list[int]:
+    """Every candidate the rule lets the searcher find: what a baseline reveals on admission."""
+    return [c.pid for c in cands if may_find(c.setting, c.tie)]
 
 
 DEFENCES: dict[str, type[Defence]] = {}

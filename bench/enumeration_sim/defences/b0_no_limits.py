@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from palisade.domain.discovery.discoverability import may_find
-
-from . import Cand, Defence, Outcome, Request, Who, register
+from . import Cand, Defence, Outcome, Request, Who, allowed, register
 
 
 @register
@@ -16,4 +14,4 @@ class NoLimits(Defence):
     label = "B0 no limits (2019 importer)"
 
     def sync(self, who: Who, req: Request, cands: Sequence[Cand], now: float) -> Outcome:
-        return Outcome(True, found=[c.pid for c in cands if may_find(c.setting, c.tie)])
+        return Outcome(True, found=allowed(cands))

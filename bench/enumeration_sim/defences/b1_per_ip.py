@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from palisade.adapters.limits.counter_store import MemoryCounterStore
-from palisade.domain.discovery.discoverability import may_find
 
-from . import Cand, Defence, Outcome, Request, Who, register
+from . import Cand, Defence, Outcome, Request, Who, allowed, register
 
 CAPACITY = 30_000
 PER_HOUR = 3_000
@@ -36,4 +35,4 @@ class PerIp(Defence):
         take = self.store.take(f"ip:{who.address}", req.total, CAPACITY, PER_HOUR / 3600.0, now)
         if not take.granted and req.total:
             return Outcome(False, "rate_limited", take.retry_after)
-        return Outcome(True, found=[c.pid for c in cands if may_find(c.setting, c.tie)])
+        return Outcome(True, found=allowed(cands))

@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from palisade.adapters.limits.counter_store import MemoryCounterStore
-from palisade.domain.discovery.discoverability import may_find
 
-from . import Cand, Defence, Outcome, Request, Who, register
+from . import Cand, Defence, Outcome, Request, Who, allowed, register
 
 CAPACITY = 50_000
 PER_HOUR = 6
@@ -29,4 +28,4 @@ class SignalBucket(Defence):
                                    PER_HOUR / 3600.0, now)
             if not take.granted:
                 return Outcome(False, "rate_limited", take.retry_after)
-        return Outcome(True, found=[c.pid for c in cands if may_find(c.setting, c.tie)])
+        return Outcome(True, found=allowed(cands))

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from palisade.adapters.limits.counter_store import MemoryCounterStore
 from palisade.domain.discovery.discoverability import may_find
 
-from . import Cand, Defence, Outcome, Request, Who, register
+from . import Cand, Defence, Outcome, Request, Who, allowed, register
 
 DAY = 86_400.0
 FULL_CAPACITY = 20_000
@@ -50,7 +50,7 @@ class Incremental(Defence):
                                FULL_CAPACITY / FULL_PERIOD_DAYS, now)
                 if not t.granted:
                     return Outcome(False, "rate_limited", t.retry_after)
-            return Outcome(True, found=[c.pid for c in cands if may_find(c.setting, c.tie)])
+            return Outcome(True, found=allowed(cands))
         if req.new_count:
             t = self._take(f"full:{acct}", req.new_count, FULL_CAPACITY,
                            FULL_CAPACITY / FULL_PERIOD_DAYS, now)
