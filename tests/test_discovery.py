@@ -104,6 +104,24 @@ def test_friends_of_friends_setting(platform) -> None:
     assert found(platform, a, [c.phone]) == {c.id}
 
 
+@pytest.mark.parametrize("expand_max", [0, 200])
+def test_friends_of_friends_both_query_plans_agree(platform, monkeypatch, expand_max) -> None:
+    """Friends of friends are found by walking out from a searcher's friends, or, for a
+    very connected searcher, from the people found: the same answer either way."""
+    from palisade.adapters.storage.repository import Repository
+
+    monkeypatch.setattr(Repository, "FOF_EXPAND_MAX_FRIENDS", expand_max)
+    a, b, c, d, e = (register(platform) for _ in range(5))
+    for who in (c, d, e):
+        set_all(platform, who, "friends_of_friends")
+    befriend(platform, a, b)
+    befriend(platform, b, c)  # c: a friend of a friend
+    befriend(platform, c, d)  # d: two steps from b, three from a
+    assert found(platform, a, [c.phone, d.phone, e.phone]) == {c.id}
+    befriend(platform, a, e)  # e: now a friend
+    assert found(platform, a, [c.phone, d.phone, e.phone]) == {c.id, e.id}
+
+
 def test_nobody_is_never_found_and_looks_like_a_non_member(platform) -> None:
     a, b = register(platform), register(platform)
     befriend(platform, a, b)

@@ -256,3 +256,32 @@ def test_redis_store_counts_and_levels(redis_client) -> None:
     assert store.first_time("f", 60, 0.0) and not store.first_time("f", 60, 0.0)
     store.put("l", 0, None, 0.0)
     assert store.get("l", 0.0) == 0
+
+
+# --- reading address-book entries ----------------------------------------------------------
+
+@settings(max_examples=300, deadline=None)
+@given(country=st.sampled_from(["1", "44", "49", "33", "91", "234", "55", "81"]),
+       digits=st.text("0123456789", min_size=6, max_size=12),
+       region=st.sampled_from(["US", "GB", "DE", "JM", "IN"]))
+def test_is_allocated_is_exactly_phonenumbers_validity(country, digits, region) -> None:
+    """The default-region shortcut never changes the answer: allocated == is_valid_number."""
+    import phonenumbers
+
+    from palisade.domain.discovery.address_book import is_allocated, read_entry
+
+    entry = read_entry(f"+{country}{digits}", region)
+    if entry is None:
+        return
+    assert is_allocated(entry, region) == phonenumbers.is_valid_number(entry.number)
+
+
+@pytest.mark.parametrize("raw,allocated", [
+    ("+1 201 555 0123", True), ("(876) 927 1234", True),  # US; Jamaica shares +1
+    ("+44 20 7946 0958", True), ("+1 999 555 0123", False), ("alice@example.com", True),
+])
+def test_is_allocated_examples(raw, allocated) -> None:
+    from palisade.domain.discovery.address_book import is_allocated, read_entry
+
+    entry = read_entry(raw, "US")
+    assert entry is not None and is_allocated(entry, "US") is allocated

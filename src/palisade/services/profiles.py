@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from palisade.adapters.storage.database import UnitOfWork
 from sqlalchemy import Row
 
+from palisade.adapters.storage.database import UnitOfWork
 from palisade.adapters.storage.repository import PairFacts, Repository
 from palisade.domain.access import Relationship, relationship_between, visible_fields
 from palisade.domain.errors import InvalidInput, NotFound
@@ -31,6 +31,7 @@ from palisade.services.clock import Clock
 from palisade.services.people import PersonKeys
 
 NOT_FOUND = "No such person."  # the same words for absent, erased and blocked
+_IDENTIFIER_FIELDS = (ProfileField.PHONE, ProfileField.EMAIL)
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,12 @@ class Profiles:
         allows, with two queries in all. Used by contact discovery for its matches."""
         ids = [pid for pid, rel in relationships.items() if rel is not Relationship.BLOCKED]
         rows = repo.profiles_with_keys(ids)
-        identifiers = repo.identifiers_of_many(ids)
+        # identifiers are read only for the people who show one to this relationship (by
+        # default nobody shows them to people outside their friends)
+        showing = [pid for pid in ids if pid in rows and visible_fields(
+            relationships[pid], audiences_with_defaults(rows[pid].audiences),
+            _IDENTIFIER_FIELDS)]
+        identifiers = repo.identifiers_of_many(showing)
         return {pid: self._render(repo, pid, relationships[pid], prefetched=rows[pid],
                                   identifiers=identifiers.get(pid, []))
                 for pid in ids if pid in rows}

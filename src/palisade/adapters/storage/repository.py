@@ -73,6 +73,9 @@ _PROFILE_FOR_VIEWER = _profile_for_viewer_statement()
 
 
 class Repository:
+    # up to this many friends, friends of friends are found by walking out from the friends
+    FOF_EXPAND_MAX_FRIENDS = 200
+
     def __init__(self, session: Session) -> None:
         self.s = session
 
@@ -300,16 +303,27 @@ class Repository:
         return self.s.execute(stmt).first()
 
     def discovery_ties(self, me: str, others: Sequence[str], now: datetime) -> dict[str, set[str]]:
-        """For each relation, which of `others` stand in it to `me`. The same seven queries
-        run whether or not `others` is empty, so the work does not say whether an address
-        book held members."""
+        """For each relation, which of `others` stand in it to `me`. The same queries run
+        whether or not `others` is empty, so the work does not say whether an address book
+        held members (it depends only on the searcher's own friends)."""
         others = list(others)
-        f1, f2 = aliased(Friendship), aliased(Friendship)
+        wanted = set(others)
+        my_friends = list(self.s.scalars(select(Friendship.friend_id)
+                                         .where(Friendship.person_id == me)))
+        # Friends of friends: walking out from the searcher's own friends reads about
+        # degree^2 rows (a few hundred); asking, for each person found, whether one of their
+        # friends is the searcher's friend costs an index probe per friend of each person
+        # found (thousands), which is the plan a database picks for the IN list. Very
+        # connected searchers keep that plan, whose cost does not grow with their degree.
+        if len(my_friends) <= self.FOF_EXPAND_MAX_FRIENDS:
+            fof = wanted.intersection(self.s.scalars(
+                select(Friendship.friend_id).where(Friendship.person_id.in_(my_friends))))
+        else:
+            f1, f2 = aliased(Friendship), aliased(Friendship)
+            fof = set(self.s.scalars(
+                select(f2.friend_id).distinct().join(f1, f2.person_id == f1.friend_id)
+                .where(f1.person_id == me, f2.friend_id.in_(others))))
         queries = {
-            "friend": select(Friendship.friend_id).where(Friendship.person_id == me,
-                                                        Friendship.friend_id.in_(others)),
-            "fof": select(f2.friend_id).distinct().join(f1, f2.person_id == f1.friend_id)
-            .where(f1.person_id == me, f2.friend_id.in_(others)),
             "has_you": select(AddressBookEdge.owner_id).where(
                 AddressBookEdge.contact_id == me, AddressBookEdge.owner_id.in_(others)),
             "blocked_by_me": select(Block.blocked_id).where(Block.blocker_id == me,
@@ -323,6 +337,8 @@ class Repository:
                 DiscoveryState.person_id.in_(others), DiscoveryState.hidden_until > now),
         }
         out = {name: set(self.s.scalars(q)) for name, q in queries.items()}
+        out["friend"] = wanted.intersection(my_friends)
+        out["fof"] = fof
         out["blocked"] = out.pop("blocked_by_me") | out.pop("blocked_me")
         return out
 

@@ -30,7 +30,12 @@ from palisade.adapters.storage.database import UnitOfWork
 from palisade.adapters.storage.repository import Repository
 from palisade.adapters.storage.tables import DiscoveryAlert, DiscoveryNotice
 from palisade.domain.access import Relationship
-from palisade.domain.discovery.address_book import MAX_CONTACTS_PER_SYNC, Entry, read_entry
+from palisade.domain.discovery.address_book import (
+    MAX_CONTACTS_PER_SYNC,
+    Entry,
+    is_allocated,
+    read_entry,
+)
 from palisade.domain.discovery.aggregation import BLOCK_DIGITS, number_block
 from palisade.domain.discovery.discoverability import (
     DEFAULT_DISCOVERABILITY,
@@ -150,8 +155,9 @@ class Discovery:
                 self._refuse(admission.reason, admission.retry_after)
 
             # 4. members, ties, reveal
-            lookup = [c for c in canon if book.entries[c].allocated]
-            bidx_of = {self.bidx.of(book.entries[c].identifier): c for c in lookup}
+            # every readable entry is looked up: a member's number is one that validated when
+            # it was verified, so an unallocated one simply finds nobody
+            bidx_of = {self.bidx.of(book.entries[c].identifier): c for c in canon}
             members = repo.members_by_bidx(list(bidx_of))
             by_person: dict[str, list[tuple[str, Discoverability]]] = {}
             member_canon: set[str] = set()
@@ -212,11 +218,12 @@ class Discovery:
         SYNCED.labels("unreadable").inc(book.unreadable)
         return SyncResult(matches, len(contacts), book.unreadable, len(new), observation.level)
 
-    @staticmethod
-    def _lookup(entry: Entry, member: bool) -> Lookup:
+    def _lookup(self, entry: Entry, member: bool) -> Lookup:
         if entry.identifier.kind is IdentifierKind.PHONE:
             value = entry.identifier.value
-            return Lookup(number_block(value), value[-BLOCK_DIGITS:], entry.allocated, member)
+            # a member's number was checked when it was verified: only the rest costs a check
+            return Lookup(number_block(value), value[-BLOCK_DIGITS:],
+                          member or is_allocated(entry, self.region), member)
         return Lookup(None, None, True, member)
 
     @staticmethod
