@@ -563,7 +563,7 @@ class Rows:
                         "discoverability"),
         "profiles": ("person_id", "fields_ct", "audiences", "updated_at"),
         "friendships": ("person_id", "friend_id", "created_at"),
-        "address_book_edges": ("owner_id", "contact_id", "created_at", "revealed_at"),
+        "address_book_edges": ("owner_id", "contact_id", "created_at", "revealed_at", "vouches"),
     }
 
     def __init__(self, world: World, sealed: Sealed, backend: str) -> None:
@@ -598,8 +598,8 @@ class Rows:
             return ((ids[a], ids[b], ts[min(age[a], age[b])])
                     for a in range(len(ids)) for b in w.friends[a])
         if table == "address_book_edges":
-            now = self.now
-            return ((ids[owner], ids[srch.person], now, None)
+            now = self.now  # a steady state: these owners synced while they had standing
+            return ((ids[owner], ids[srch.person], now, None, True)
                     for srch in w.searchers for owner in srch.knows_back)
         raise KeyError(table)
 
@@ -777,6 +777,8 @@ def make_backend(name: str, workdir: Path, args: argparse.Namespace) -> Backend:
     url = base.set(database=dbname).render_as_string(hide_password=False)
     raw = base.set(drivername="postgresql", database=dbname).render_as_string(
         hide_password=False)
+    if args.keep:  # kept for profiling; dropped by hand (its name is logged)
+        drop = None
     return Backend(name, url, home, drop, {"database": dbname, "admin": admin, "raw": raw})
 
 
@@ -1085,7 +1087,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--redis-url", default=os.environ.get("PALISADE_BENCH_REDIS_URL",
                                                           DEFAULT_REDIS_URL),
                     help="Redis database for the PostgreSQL run (must be empty; flushed after)")
-    ap.add_argument("--keep", action="store_true", help="keep the work directory (SQLite)")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the work directory and the PostgreSQL database")
     ap.add_argument("--drive", nargs=2, metavar=("SPEC", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     defaults = {"people": 20_000 if args.quick else 1_000_000,

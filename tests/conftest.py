@@ -220,6 +220,17 @@ def register(platform: Platform, phone: str | None = None, name: str | None = No
     return Person(result.person_id, result.token, phone)
 
 
+def age_account(platform: Platform, person: Person, days: float = 60.0) -> Person:
+    """Backdate an account's creation (a member for `days` already): old accounts vouch for
+    the people in their synced books, fresh ones do not (DiscoveryLimits.vouches)."""
+    from palisade.adapters.storage.tables import Person as PersonRow
+
+    with platform.uow() as session:
+        session.execute(sa.update(PersonRow).where(PersonRow.id == person.id).values(
+            created_at=platform.clock() - timedelta(days=days)))
+    return person
+
+
 def befriend(platform: Platform, a: Person, b: Person) -> None:
     platform.social.send_request(a.id, b.id)
     assert platform.social.send_request(b.id, a.id).status == "friends"

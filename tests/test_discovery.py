@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import text
 
+from palisade.adapters.crypto.seen_tags import unpack
 from palisade.adapters.limits.counters import MemoryRateLimiter
 from palisade.bootstrap import Platform, build
 from palisade.domain.discovery.escalation import Level
@@ -22,7 +23,15 @@ from palisade.domain.errors import (
 from palisade.domain.identifiers import parse_identifier
 from palisade.domain.one_time_codes import Purpose
 from palisade.services.discovery.sync import SyncMode
-from tests.conftest import Person, befriend, last_code, register, unique_email, unique_phone
+from tests.conftest import (
+    Person,
+    age_account,
+    befriend,
+    last_code,
+    register,
+    unique_email,
+    unique_phone,
+)
 
 ADDRESS = "198.51.100.7"
 
@@ -34,11 +43,15 @@ def found(platform: Platform, who: Person, contacts: list[str], address: str = A
 
 
 def vouch_for(platform: Platform, person: Person) -> Person:
-    """A new member with `person` in their synced address book: evidence that someone knows
-    `person` (known_by + 1), which is what lets an account find strangers at all."""
-    voucher = register(platform)
+    """A long-standing member with `person` in their synced address book: evidence that
+    someone knows `person` (known_by + 1), which is what lets an account find strangers."""
+    voucher = age_account(platform, register(platform))
     found(platform, voucher, [person.phone])
     return voucher
+
+
+def old_member(platform: Platform) -> Person:
+    return age_account(platform, register(platform))
 
 
 def set_all(platform: Platform, person: Person, setting: str) -> None:
@@ -96,7 +109,7 @@ def test_any_common_formatting_is_normalised(platform) -> None:
 
 
 def test_friends_of_friends_setting(platform) -> None:
-    a, b, c = register(platform), register(platform), register(platform)
+    a, b, c = register(platform), old_member(platform), register(platform)
     set_all(platform, c, "friends_of_friends")
     assert found(platform, a, [c.phone]) == set()
     befriend(platform, a, b)
@@ -111,7 +124,8 @@ def test_friends_of_friends_both_query_plans_agree(platform, monkeypatch, expand
     from palisade.adapters.storage.repository import Repository
 
     monkeypatch.setattr(Repository, "FOF_EXPAND_MAX_FRIENDS", expand_max)
-    a, b, c, d, e = (register(platform) for _ in range(5))
+    a, c, d, e = (register(platform) for _ in range(4))
+    b = old_member(platform)  # an old friend: the stranger budget that pays for finding c
     for who in (c, d, e):
         set_all(platform, who, "friends_of_friends")
     befriend(platform, a, b)
@@ -179,8 +193,8 @@ def test_non_members_are_not_kept_in_any_reversible_form(platform) -> None:
     platform.discovery.sync(a.id, ADDRESS, outsiders + [b.phone])
     bidx = {platform.discovery.bidx.of(parse_identifier(n, "US")).hex() for n in outsiders}
     with platform.engine.connect() as conn:
-        tags = conn.execute(text("SELECT tag FROM discovery_seen WHERE person_id = :p"),
-                            {"p": a.id}).scalars().all()
+        tags = unpack(conn.execute(text(
+            "SELECT tags FROM discovery_seen_sets WHERE person_id = :p"), {"p": a.id}).scalar())
         edges = conn.execute(text("SELECT contact_id FROM address_book_edges "
                                   "WHERE owner_id = :p"), {"p": a.id}).scalars().all()
         dump = []
@@ -224,7 +238,7 @@ def test_strangers_cost_budget_people_who_know_you_do_not(platform) -> None:
     strangers = [register(platform) for _ in range(4)]
     for s in strangers:
         set_all(platform, s, "everyone")
-    knows_a = register(platform)
+    knows_a = old_member(platform)
     found(platform, knows_a, [a.phone])  # knows_a has a in their book (and finds nobody)
     got = found(platform, a, [s.phone for s in strangers] + [knows_a.phone])
     # a fresh account known by one person: 2 x 1 strangers, and knows_a is free
@@ -236,11 +250,53 @@ def test_strangers_cost_budget_people_who_know_you_do_not(platform) -> None:
 def test_friends_raise_the_stranger_budget(platform) -> None:
     a = register(platform)
     for _ in range(3):
-        befriend(platform, a, register(platform))
+        befriend(platform, a, old_member(platform))
     strangers = [register(platform) for _ in range(8)]
     for s in strangers:
         set_all(platform, s, "everyone")
     assert len(found(platform, a, [s.phone for s in strangers])) == 6  # 2 x 3
+
+
+def test_fresh_accounts_cannot_vouch_for_each_other(platform) -> None:
+    """A sybil ring: fresh accounts that befriend each other and hold each other in their
+    synced books. None of it is standing, so none of them finds a single stranger."""
+    ring = [register(platform) for _ in range(6)]
+    for i, a in enumerate(ring):
+        set_all(platform, a, "nobody")
+        for b in ring[i + 1:]:
+            befriend(platform, a, b)
+    for a in ring:
+        found(platform, a, [b.phone for b in ring if b is not a])
+    strangers = [register(platform) for _ in range(5)]
+    for s in strangers:
+        set_all(platform, s, "everyone")
+    for a in ring:
+        assert found(platform, a, [s.phone for s in strangers]) == set()
+
+
+def test_young_friends_count_once_their_accounts_are_old_enough(platform, clock) -> None:
+    a = register(platform)
+    befriend(platform, a, register(platform))
+    stranger = register(platform)
+    set_all(platform, stranger, "everyone")
+    assert found(platform, a, [stranger.phone]) == set()  # a fresh friend vouches for nothing
+    clock.advance(days=31)
+    assert found(platform, a, [stranger.phone]) == {stranger.id}  # now it is an old friend
+
+
+def test_an_established_young_account_vouches_and_its_earlier_book_counts(platform) -> None:
+    """A newcomer whose book was synced before anyone knew them vouches from the moment
+    they are established: the contacts they synced earlier count from then on."""
+    newcomer, target = register(platform), register(platform)
+    set_all(platform, target, "nobody")
+    found(platform, newcomer, [target.phone])  # newcomer cannot vouch yet
+    stranger = register(platform)
+    set_all(platform, stranger, "everyone")
+    assert found(platform, target, [stranger.phone]) == set()
+    for _ in range(5):  # five long-standing members have the newcomer: established
+        vouch_for(platform, newcomer)
+    found(platform, newcomer, [target.phone])  # the next sync vouches for the whole book
+    assert found(platform, target, [stranger.phone]) == {stranger.id}
 
 
 def test_person_found_by_many_strangers_is_hidden_and_told(tight) -> None:
@@ -268,7 +324,7 @@ def test_established_strangers_do_not_count_toward_the_cap(tight) -> None:
     searchers = [register(tight) for _ in range(5)]
     for s in searchers:
         for _ in range(3):  # 3 friends: score 3 + known_by 2 = established (5)
-            befriend(tight, s, register(tight))
+            befriend(tight, s, old_member(tight))
         vouch_for(tight, s)
         vouch_for(tight, s)
     results = [found(tight, s, [target.phone], address=f"203.0.{i}.9")
@@ -350,7 +406,7 @@ def test_address_groups_share_a_budget_established_accounts_do_not_pay(tight) ->
         tight.discovery.sync(fresh[1].id, "192.0.2.200", [unique_phone() for _ in range(45)])
     established = register(tight)
     for _ in range(5):
-        befriend(tight, established, register(tight))
+        befriend(tight, established, old_member(tight))
     tight.discovery.sync(established.id, "192.0.2.99", [unique_phone() for _ in range(45)])
 
 
@@ -359,7 +415,7 @@ def test_erasure_removes_discovery_rows(platform) -> None:
     found(platform, a, [b.phone, unique_phone()])
     found(platform, b, [a.phone])
     counts = platform.maintenance.erase(a.id)
-    assert counts["address_book_edges"] == 2 and counts["discovery_seen"] == 2
+    assert counts["address_book_edges"] == 2 and counts["discovery_seen_sets"] == 1
 
 
 class CountingStore:

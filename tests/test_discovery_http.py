@@ -18,6 +18,8 @@ from palisade.config import Settings
 from tests.conftest import (
     REDIS_URL,
     LiveServer,
+    Person,
+    age_account,
     last_code,
     serving,
     start_server,
@@ -79,7 +81,9 @@ def test_sync_finds_who_allows_it_with_only_their_public_fields(server, outbox) 
     assert changed.json()[0]["discoverability"] == "everyone"
     national = f"({b.phone[2:5]}) {b.phone[5:8]}-{b.phone[8:]}"
     assert a.sync([national]).json()["matches"] == []  # nobody knows a yet: no strangers
-    Client(server.url, outbox).sync([a.phone]).raise_for_status()  # now someone does
+    knows_a = Client(server.url, outbox)  # a long-standing member (its vouch counts) ...
+    age_account(outbox, Person(knows_a.id, "", knows_a.phone))
+    knows_a.sync([a.phone]).raise_for_status()  # ... has a in their book: now someone does
     body = a.sync([national, "call me maybe", unique_phone()]).json()
     assert body["received"] == 3 and body["unreadable"] == 1
     assert body["matches"] == [{"person_id": b.id, "relationship": "stranger",

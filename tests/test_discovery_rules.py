@@ -285,3 +285,12 @@ def test_is_allocated_examples(raw, allocated) -> None:
 
     entry = read_entry(raw, "US")
     assert entry is not None and is_allocated(entry, "US") is allocated
+
+
+def test_only_old_or_established_accounts_vouch() -> None:
+    limits = DiscoveryLimits()
+    assert not limits.vouches(Standing(age_days=0.0, friends=0, known_by=4))  # a fresh sybil
+    assert limits.vouches(Standing(age_days=0.0, friends=3, known_by=2))  # established
+    assert limits.vouches(Standing(age_days=limits.voucher_min_age_days, friends=0, known_by=0))
+    assert not limits.vouches(Standing(age_days=limits.voucher_min_age_days - 0.01, friends=0,
+                                       known_by=0))

@@ -211,7 +211,7 @@ def _insert_friends(repo: Repository, edges: list[dict[str, object]]) -> None:
     repo.bulk_insert(Friendship, edges)
     repo.bulk_insert(AddressBookEdge, [
         {"owner_id": e["person_id"], "contact_id": e["friend_id"], "created_at": e["created_at"],
-         "revealed_at": None} for e in edges])
+         "revealed_at": None, "vouches": True} for e in edges])
 
 
 def load(repo: Repository, population: Population, envelope: Envelope, blind_index: BlindIndex,

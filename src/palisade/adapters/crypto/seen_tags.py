@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import sys
+from array import array
+from collections.abc import Iterable
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -37,3 +40,22 @@ class SeenTags:
                + identifier.value.encode())
         digest = hmac.new(self._key, msg, hashlib.sha256).digest()
         return int.from_bytes(digest[:4], "big") >> (32 - TAG_BITS)
+
+
+def pack(tags: Iterable[int]) -> bytes:
+    """A person's tag set as stored: sorted, 4 bytes each, little-endian (one row a person,
+    read and written whole, instead of a row a tag)."""
+    packed = array("I", sorted(tags))
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def unpack(blob: bytes | None) -> set[int]:
+    if not blob:
+        return set()
+    tags = array("I")
+    tags.frombytes(blob)
+    if sys.byteorder == "big":
+        tags.byteswap()
+    return set(tags)

@@ -12,16 +12,23 @@ from datetime import datetime
 
 from sqlalchemy import (
     Row,
+    String,
+    all_,
     and_,
+    any_,
     bindparam,
+    case,
     delete,
     exists,
     func,
     literal,
+    null,
     or_,
     select,
+    union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -71,6 +78,11 @@ def _profile_for_viewer_statement():  # type: ignore[no-untyped-def]
 # Built once: constructing it (aliases, column adaptation) costs more than running it.
 _PROFILE_FOR_VIEWER = _profile_for_viewer_statement()
 
+_TIE_NAMES = ("has_you", "blocked_by_me", "blocked_me", "hidden", "mine", "revealed",
+              "unvouched")
+_TIE_NAME = String(16)
+_TIES_STATEMENTS: dict[str, object] = {}  # dialect -> Repository._ties_statement()
+
 
 class Repository:
     # up to this many friends, friends of friends are found by walking out from the friends
@@ -78,6 +90,28 @@ class Repository:
 
     def __init__(self, session: Session) -> None:
         self.s = session
+        self._pg: bool | None = None
+
+    # Membership in a long list of values (an address book's blind indexes, the people found).
+    # SQLite: IN (?, ?, ...). PostgreSQL: = ANY(one array parameter), because an IN list of a
+    # thousand parameters is rendered, sent and parsed placeholder by placeholder on every
+    # call, which cost more than the queries themselves.
+    def _is_pg(self) -> bool:
+        if self._pg is None:
+            self._pg = self.s.get_bind().dialect.name == "postgresql"
+        return self._pg
+
+    def _in(self, column, values: Iterable[object]):  # type: ignore[no-untyped-def]
+        values = list(values)
+        if self._is_pg():
+            return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+        return column.in_(values)
+
+    def _not_in(self, column, values: Iterable[object]):  # type: ignore[no-untyped-def]
+        values = list(values)
+        if self._is_pg():
+            return column != all_(bindparam(None, values, type_=ARRAY(column.type)))
+        return column.not_in(values)
 
     # --- people and keys ---------------------------------------------------------------
     def add(self, *rows: object) -> None:
@@ -279,25 +313,31 @@ class Repository:
         if not bidxs:
             return []
         stmt = select(IdentifierRow.value_bidx, IdentifierRow.person_id,
-                      IdentifierRow.discoverability).where(IdentifierRow.value_bidx.in_(bidxs))
+                      IdentifierRow.discoverability).where(self._in(IdentifierRow.value_bidx, bidxs))
         return self.s.execute(stmt).all()
 
-    def seen_tags(self, person_id: str, tags: Sequence[int]) -> set[int]:
-        if not tags:
-            return set()
-        stmt = select(DiscoverySeen.tag).where(DiscoverySeen.person_id == person_id,
-                                               DiscoverySeen.tag.in_(tags))
-        return set(self.s.scalars(stmt))
+    def seen_tags(self, person_id: str) -> bytes | None:
+        """The person's packed seen-tag set (adapters.crypto.seen_tags), None if none yet."""
+        return self.s.scalar(select(DiscoverySeen.tags)
+                             .where(DiscoverySeen.person_id == person_id))
 
-    def add_seen(self, person_id: str, tags: Iterable[int]) -> None:
-        self.bulk_insert(DiscoverySeen, [{"person_id": person_id, "tag": t} for t in tags])
+    def save_seen(self, person_id: str, packed: bytes) -> None:
+        insert = pg_insert if self._is_pg() else sqlite_insert
+        stmt = insert(DiscoverySeen).values(person_id=person_id, tags=packed)
+        self.s.execute(stmt.on_conflict_do_update(index_elements=[DiscoverySeen.person_id],
+                                                  set_={"tags": stmt.excluded.tags}))
 
-    def standing_facts(self, person_id: str) -> Row | None:
-        """created_at, number of friends, number of people whose synced book has them."""
+    def standing_facts(self, person_id: str, friends_born_by: datetime) -> Row | None:
+        """created_at; friends whose account was created by `friends_born_by`; people whose
+        synced book has them and who vouched (DiscoveryLimits.vouches)."""
+        friend = aliased(Person)
         friends = (select(func.count()).select_from(Friendship)
-                   .where(Friendship.person_id == person_id).scalar_subquery())
+                   .join(friend, friend.id == Friendship.friend_id)
+                   .where(Friendship.person_id == person_id,
+                          friend.created_at <= friends_born_by).scalar_subquery())
         known_by = (select(func.count()).select_from(AddressBookEdge)
-                    .where(AddressBookEdge.contact_id == person_id).scalar_subquery())
+                    .where(AddressBookEdge.contact_id == person_id,
+                           AddressBookEdge.vouches.is_(True)).scalar_subquery())
         stmt = select(Person.created_at, friends.label("friends"),
                       known_by.label("known_by")).where(Person.id == person_id)
         return self.s.execute(stmt).first()
@@ -317,63 +357,96 @@ class Repository:
         # connected searchers keep that plan, whose cost does not grow with their degree.
         if len(my_friends) <= self.FOF_EXPAND_MAX_FRIENDS:
             fof = wanted.intersection(self.s.scalars(
-                select(Friendship.friend_id).where(Friendship.person_id.in_(my_friends))))
+                select(Friendship.friend_id).where(self._in(Friendship.person_id, my_friends))))
         else:
             f1, f2 = aliased(Friendship), aliased(Friendship)
             fof = set(self.s.scalars(
                 select(f2.friend_id).distinct().join(f1, f2.person_id == f1.friend_id)
-                .where(f1.person_id == me, f2.friend_id.in_(others))))
-        queries = {
-            "has_you": select(AddressBookEdge.owner_id).where(
-                AddressBookEdge.contact_id == me, AddressBookEdge.owner_id.in_(others)),
-            "blocked_by_me": select(Block.blocked_id).where(Block.blocker_id == me,
-                                                            Block.blocked_id.in_(others)),
-            "blocked_me": select(Block.blocker_id).where(Block.blocked_id == me,
-                                                         Block.blocker_id.in_(others)),
-            "revealed": select(AddressBookEdge.contact_id).where(
-                AddressBookEdge.owner_id == me, AddressBookEdge.contact_id.in_(others),
-                AddressBookEdge.revealed_at.is_not(None)),
-            "hidden": select(DiscoveryState.person_id).where(
-                DiscoveryState.person_id.in_(others), DiscoveryState.hidden_until > now),
-        }
-        out = {name: set(self.s.scalars(q)) for name, q in queries.items()}
+                .where(f1.person_id == me, self._in(f2.friend_id, others))))
+        rows = self.s.execute(self._ties_statement(),
+                              {"me": me, "others": others, "now": now}).all()
+        out: dict[str, set[str]] = {name: set() for name in _TIE_NAMES}
+        for relation, pid in rows:
+            out[relation].add(pid)
         out["friend"] = wanted.intersection(my_friends)
         out["fof"] = fof
         out["blocked"] = out.pop("blocked_by_me") | out.pop("blocked_me")
         return out
 
+    def _ties_statement(self):  # type: ignore[no-untyped-def]
+        """One UNION ALL for every other relation, built once per dialect: one round trip and
+        one array (PostgreSQL) or list (SQLite) of the people found, however many relations.
+        Also the searcher's own synced book: `mine` (every contact), `revealed` (shown to
+        them before) and `unvouched` (edges that do not count yet), which the sync needs to
+        write only what changed."""
+        dialect = "postgresql" if self._is_pg() else "sqlite"
+        stmt = _TIES_STATEMENTS.get(dialect)
+        if stmt is None:
+            me, now = bindparam("me", type_=ID), bindparam("now", type_=UTCDateTime())
+            others = (bindparam("others", type_=ARRAY(ID)) if dialect == "postgresql"
+                      else bindparam("others", expanding=True))
+
+            def among(column):  # type: ignore[no-untyped-def]
+                return column == any_(others) if dialect == "postgresql" else column.in_(others)
+
+            def rel(name: str, column, *where):  # type: ignore[no-untyped-def]
+                return select(literal(name, _TIE_NAME).label("relation"),
+                              column.label("pid")).where(*where)
+
+            edge = AddressBookEdge
+            stmt = union_all(
+                rel("has_you", edge.owner_id, edge.contact_id == me, among(edge.owner_id)),
+                rel("blocked_by_me", Block.blocked_id, Block.blocker_id == me,
+                    among(Block.blocked_id)),
+                rel("blocked_me", Block.blocker_id, Block.blocked_id == me,
+                    among(Block.blocker_id)),
+                rel("hidden", DiscoveryState.person_id, among(DiscoveryState.person_id),
+                    DiscoveryState.hidden_until > now),
+                rel("mine", edge.contact_id, edge.owner_id == me),
+                rel("revealed", edge.contact_id, edge.owner_id == me,
+                    edge.revealed_at.is_not(None)),
+                rel("unvouched", edge.contact_id, edge.owner_id == me, edge.vouches.is_(False)),
+            )
+            _TIES_STATEMENTS[dialect] = stmt
+        return stmt
+
     def book(self, owner_id: str) -> list[str]:
         stmt = select(AddressBookEdge.contact_id).where(AddressBookEdge.owner_id == owner_id)
         return list(self.s.scalars(stmt))
 
-    def add_edges_always(self, owner_id: str, contacts: Sequence[str], now: datetime) -> None:
-        """Record `contacts` as members of `owner_id`'s synced book: one INSERT ... SELECT
-        that runs even when `contacts` is empty, so the work does not depend on it."""
-        dialect = self.s.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        members = select(literal(owner_id, ID), Person.id, literal(now, UTCDateTime())).where(
-            Person.id.in_(list(contacts)))
+    def add_edges_always(self, owner_id: str, contacts: Sequence[str], now: datetime,
+                         vouches: bool, unvouched: bool = True,
+                         revealed: Sequence[str] = ()) -> None:
+        """Record `contacts` as members of `owner_id`'s synced book (those among `revealed`
+        as shown to the owner now): one INSERT ... SELECT that runs even when `contacts` is
+        empty, so the work does not depend on it. An owner who vouches now also vouches for
+        the contacts they synced before they could (if any of their edges is `unvouched`)."""
+        insert = pg_insert if self._is_pg() else sqlite_insert
+        stamp = literal(now, UTCDateTime())
+        members = select(literal(owner_id, ID), Person.id, stamp, literal(vouches),
+                         case((self._in(Person.id, revealed), stamp), else_=null())
+                         ).where(self._in(Person.id, contacts))
         self.s.connection().execute(insert(AddressBookEdge).from_select(
-            ["owner_id", "contact_id", "created_at"], members).on_conflict_do_nothing())
-
-    def add_edges(self, owner_id: str, contacts: Iterable[str], now: datetime) -> None:
-        self.bulk_insert(AddressBookEdge, [
-            {"owner_id": owner_id, "contact_id": c, "created_at": now, "revealed_at": None}
-            for c in contacts])
+            ["owner_id", "contact_id", "created_at", "vouches", "revealed_at"], members)
+            .on_conflict_do_nothing())
+        if vouches and unvouched:
+            self.s.execute(update(AddressBookEdge).where(
+                AddressBookEdge.owner_id == owner_id, AddressBookEdge.vouches.is_(False))
+                .values(vouches=True))
 
     def remove_edges(self, owner_id: str, contacts: Iterable[str] | None = None,
                      keep: Iterable[str] | None = None) -> int:
         stmt = delete(AddressBookEdge).where(AddressBookEdge.owner_id == owner_id)
         if contacts is not None:
-            stmt = stmt.where(AddressBookEdge.contact_id.in_(list(contacts)))
+            stmt = stmt.where(self._in(AddressBookEdge.contact_id, contacts))
         if keep is not None:
-            stmt = stmt.where(AddressBookEdge.contact_id.not_in(list(keep)))
+            stmt = stmt.where(self._not_in(AddressBookEdge.contact_id, keep))
         return self.s.execute(stmt).rowcount
 
     def mark_revealed(self, owner_id: str, contacts: Sequence[str], now: datetime) -> None:
         if contacts:
             self.s.execute(update(AddressBookEdge).where(
-                AddressBookEdge.owner_id == owner_id, AddressBookEdge.contact_id.in_(contacts),
+                AddressBookEdge.owner_id == owner_id, self._in(AddressBookEdge.contact_id, contacts),
                 AddressBookEdge.revealed_at.is_(None)).values(revealed_at=now))
 
     def revealed_contacts(self, owner_id: str) -> list[str]:
@@ -415,13 +488,13 @@ class Repository:
         stmt = (select(ProfileRow.person_id, ProfileRow.fields_ct, ProfileRow.audiences,
                        DataKey.master_key_id, DataKey.wrapped)
                 .join(DataKey, DataKey.person_id == ProfileRow.person_id)
-                .where(ProfileRow.person_id.in_(person_ids)))
+                .where(self._in(ProfileRow.person_id, person_ids)))
         return {row.person_id: row for row in self.s.execute(stmt)}
 
     def identifiers_of_many(self, person_ids: Sequence[str]) -> dict[str, list[IdentifierRow]]:
         out: dict[str, list[IdentifierRow]] = {}
         if person_ids:
-            stmt = (select(IdentifierRow).where(IdentifierRow.person_id.in_(person_ids))
+            stmt = (select(IdentifierRow).where(self._in(IdentifierRow.person_id, person_ids))
                     .order_by(IdentifierRow.verified_at))
             for row in self.s.scalars(stmt):
                 out.setdefault(row.person_id, []).append(row)
@@ -452,7 +525,8 @@ class Repository:
             or_(Block.blocker_id == person_id, Block.blocked_id == person_id)))
         run("address_book_edges", delete(AddressBookEdge).where(
             or_(AddressBookEdge.owner_id == person_id, AddressBookEdge.contact_id == person_id)))
-        run("discovery_seen", delete(DiscoverySeen).where(DiscoverySeen.person_id == person_id))
+        run("discovery_seen_sets",
+            delete(DiscoverySeen).where(DiscoverySeen.person_id == person_id))
         run("discovery_state", delete(DiscoveryState).where(DiscoveryState.person_id == person_id))
         run("discovery_notices", delete(DiscoveryNotice).where(
             DiscoveryNotice.person_id == person_id))

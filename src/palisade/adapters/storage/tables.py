@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     String,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -216,19 +218,23 @@ class AddressBookEdge(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # owner was shown contact
+    # the owner vouched for the contact: counts toward the contact's standing (known_by). Set
+    # when the owner syncs while established or old enough (DiscoveryLimits.vouches)
+    vouches: Mapped[bool] = mapped_column(Boolean, server_default=false())
     __table_args__ = (Index("ix_address_book_edges_contact_owner", "contact_id", "owner_id"),)
 
 
 class DiscoverySeen(Base):
     """Which identifiers a person has sent before (so re-sending is free), as lossy 20-bit
     tags keyed per person: a tag stands for a large set of possible numbers, so the table
-    cannot be turned back into anyone's address book."""
+    cannot be turned back into anyone's address book. One row a person, the tags packed
+    (adapters.crypto.seen_tags.pack): a first sync writes one row, not a thousand."""
 
-    __tablename__ = "discovery_seen"
+    __tablename__ = "discovery_seen_sets"
     person_id: Mapped[str] = mapped_column(
         ID, ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True
     )
-    tag: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tags: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class DiscoveryState(Base):

@@ -13,6 +13,13 @@ Two budgets per account, both token buckets that refill continuously:
   a freshly verified sybil account does not have and cannot buy by waiting or by changing
   address; a thousand sybils get a thousand near-empty stranger budgets.
 
+Standing cannot be manufactured by accounts vouching for each other: a friendship counts
+only if the friend's account is old enough, and a place in someone's synced book counts only
+if its owner *vouches* - was established, or old enough, when the book was synced (`vouches`).
+A ring of fresh sybils that put each other in their books and befriend each other earns
+nothing; a ring must first age, and aged accounts are what the detectors and the per-person
+cap watch (docs/threat-model.md, A6/A7).
+
 Per-address groups (/24, /64) get an identifier budget too, charged only by accounts without
 standing, so that carrier-NAT addresses shared by many established people are never limited.
 """
@@ -66,6 +73,9 @@ class DiscoveryLimits:
 
     # an account with at least this standing score is "established"
     established_score: int = 5
+    # a vouch (a friendship, a place in a synced book) counts only from an account this old,
+    # or from one that was established when it vouched: fresh sybils cannot vouch for each other
+    voucher_min_age_days: float = 30.0
 
     # per address group (/24, /64), charged by accounts that are not established
     address_identifiers_per_day: int = 30_000
@@ -114,6 +124,10 @@ class DiscoveryLimits:
 
     def is_established(self, standing: Standing) -> bool:
         return standing.score >= self.established_score
+
+    def vouches(self, standing: Standing) -> bool:
+        """Does this account's synced book count toward the standing of the people in it?"""
+        return standing.age_days >= self.voucher_min_age_days or self.is_established(standing)
 
     def identifier_bucket(self, standing: Standing) -> Bucket:
         capacity = min(self.identifiers_max,

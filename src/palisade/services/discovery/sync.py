@@ -24,6 +24,7 @@ from enum import StrEnum
 
 from prometheus_client import Counter
 
+from palisade.adapters.crypto import seen_tags
 from palisade.adapters.crypto.blind_index import BlindIndex
 from palisade.adapters.crypto.seen_tags import SeenTags
 from palisade.adapters.storage.database import UnitOfWork
@@ -135,7 +136,9 @@ class Discovery:
         now = now_dt.timestamp()
         with self.uow() as session:
             repo = Repository(session)
-            facts = repo.standing_facts(person_id)
+            limits = self.guard.limits
+            facts = repo.standing_facts(
+                person_id, now_dt - timedelta(days=limits.voucher_min_age_days))
             if facts is None:
                 raise NotFound("No such person.")
             state = repo.discovery_state(person_id)
@@ -146,7 +149,7 @@ class Discovery:
 
             canon = list(book.entries)
             tag_of = {c: self.tags.of(person_id, book.entries[c].identifier) for c in canon}
-            seen = repo.seen_tags(person_id, sorted(set(tag_of.values())))
+            seen = seen_tags.unpack(repo.seen_tags(person_id))
             new = [c for c in canon if tag_of[c] not in seen]
 
             admission = self.guard.admit(searcher, len(new), now)
@@ -188,16 +191,23 @@ class Discovery:
             reveal = self.guard.reveal(searcher, candidates, now)
 
             # 5. record the book and the tags, then let the detectors look
+            # (only what changed is written; each statement runs whatever the book held)
             if mode is SyncMode.FULL:
-                repo.remove_edges(person_id, keep=others)
+                repo.remove_edges(person_id, contacts=ties["mine"].difference(others))
             else:
                 gone_ids = [self.bidx.of(e.identifier) for e in gone.entries.values()]
                 gone_people = {r.person_id for r in repo.members_by_bidx(gone_ids)}
                 if gone_people:
                     repo.remove_edges(person_id, contacts=gone_people)
-            repo.add_edges_always(person_id, others, now_dt)
-            repo.mark_revealed(person_id, reveal.found, now_dt)
-            repo.add_seen(person_id, {tag_of[c] for c in new})
+            mine, shown = ties["mine"], ties["revealed"]
+            repo.add_edges_always(person_id, [p for p in others if p not in mine], now_dt,
+                                  limits.vouches(searcher.standing),
+                                  unvouched=bool(ties["unvouched"]),
+                                  revealed=[p for p in reveal.found if p not in mine])
+            repo.mark_revealed(person_id, [p for p in reveal.found
+                                           if p in mine and p not in shown], now_dt)
+            if new:
+                repo.save_seen(person_id, seen_tags.pack(seen.union(tag_of[c] for c in new)))
             lookups = [self._lookup(book.entries[c], c in member_canon) for c in new]
             observation = self.guard.observe(searcher, lookups, reveal.withheld, now)
             self._record(repo, person_id, observation.findings, observation.alerts,
