@@ -61,7 +61,7 @@ if str(BENCH_DIR) not in sys.path:
 from enumeration_sim import runner  # noqa: E402
 from enumeration_sim.attackers import ATTACKERS  # noqa: E402
 from enumeration_sim.attackers import DEFAULT as DEFAULT_ATTACKERS  # noqa: E402
-from enumeration_sim.defences import DEFENCES  # noqa: E402
+from enumeration_sim.defences import DEFENCES, Defence  # noqa: E402
 from enumeration_sim.defences import ORDER as DEFENCE_ORDER  # noqa: E402
 from enumeration_sim.defences import palisade as palisade_defence  # noqa: E402
 from enumeration_sim.runner import Task  # noqa: E402
@@ -176,14 +176,19 @@ def render(rows: list[dict[str, Any]], targets: list[dict[str, Any]], meta: dict
 # --- orchestration ----------------------------------------------------------------------------------
 def plan(defences: list[str], attackers: list[str], joint: bool) -> list[Task]:
     tasks: list[Task] = []
+    baselines = [d for d in defences if d != "palisade"]
+    # baselines whose honest traffic can be shared (see runner.py): the others run their own
+    shadows = tuple(d for d in baselines[1:]
+                    if DEFENCES[d].needs_every_sync is Defence.needs_every_sync)
     for world in WORLDS:
         for d in defences:
             if joint:
                 tasks.extend(Task(d, world, a, True) for a in attackers)
-            else:
-                tasks.append(Task(d, world, None, True))
-                if d != "palisade":
-                    tasks.extend(Task(d, world, a, False) for a in attackers)
+            elif d not in shadows:
+                tasks.append(Task(d, world, None, True,
+                                  shadows=shadows if baselines and d == baselines[0] else ()))
+            if not joint and d != "palisade":
+                tasks.extend(Task(d, world, a, False) for a in attackers)
     # the longest first: Palisade, then honest runs, then attacker runs
     return sorted(tasks, key=lambda t: (t.defence != "palisade", not t.honest))
 
@@ -193,7 +198,7 @@ def execute(tasks: list[Task], attackers: list[str], workers: int
     """Runs the tasks; a Palisade honest run, when it ends, releases the Palisade attacker
     runs of its world (they replay the people it hid from strangers)."""
     results: dict[Task, dict[str, Any]] = {}
-    total = len(tasks) + sum(len(attackers) for t in tasks
+    total = len(tasks) + sum(len(t.shadows) for t in tasks) + sum(len(attackers) for t in tasks
                              if t.defence == "palisade" and t.honest and not t.attacker)
     started = time.perf_counter()
 
@@ -212,7 +217,19 @@ def execute(tasks: list[Task], attackers: list[str], workers: int
             log_ = out.pop("_hidden_log", ())
             return [Task(task.defence, task.world, a, False, tuple(log_)) for a in attackers]
         out.pop("_hidden_log", None)
-        return []
+        diverged = out.pop("_shadows_diverged", ())
+        more = []
+        for name in task.shadows:
+            if name in diverged:
+                log(f"{name} {task.world}: answered differently from {task.defence}; "
+                    "its honest traffic gets a run of its own")
+                more.append(Task(name, task.world, None, True))
+            else:
+                results[Task(name, task.world, None, True)] = {
+                    **out, "seconds": 0.0, "honest_shadow_of": task.defence}
+                log(f"{name} {task.world} honest only: the same run as {task.defence}'s "
+                    "(shadow, every answer identical)")
+        return more
 
     if workers <= 1:
         queue = list(tasks)
@@ -254,8 +271,11 @@ def rows_from(results: dict[Task, dict[str, Any]], defences: list[str], attacker
                 row = {"defence": d, "world": world, "attacker": a}
                 row.update({k: merged[k] for k in ROW_KEYS[3:]})
                 row.update({k: v for k, v in merged.items() if k not in row})
-                row["honest_source"] = ("joint run" if joint else
-                                        "honest-only run of this defence and world")
+                row["honest_source"] = (
+                    "joint run" if joint else
+                    f"shadow of {honest['honest_shadow_of']}'s honest-only run (every answer "
+                    "identical)" if honest.get("honest_shadow_of") else
+                    "honest-only run of this defence and world")
                 rows.append(row)
     return rows
 

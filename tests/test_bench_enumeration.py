@@ -83,6 +83,30 @@ def test_baselines_split_runs_equal_the_joint_run(sim) -> None:
         assert joint[key] == attack[key], key
 
 
+def _honest_metrics(out: dict) -> dict:
+    return {k: v for k, v in out.items() if k.startswith("honest_")}
+
+
+def test_a_shadow_that_never_diverged_had_its_own_run(sim) -> None:
+    """B2 riding along B0's honest run must report exactly what its own honest run reports."""
+    from enumeration_sim.runner import Task
+
+    _, primary = sim.run_task(Task("B0", "everyone", None, True, shadows=("B2",)))
+    _, alone = sim.run_task(Task("B2", "everyone", None, True))
+    assert primary["_shadows_diverged"] == ()
+    assert _honest_metrics(primary) == _honest_metrics(alone)
+    assert primary["server_requests"] == alone["server_requests"]
+
+
+def test_a_shadow_that_answers_differently_is_marked_diverged(sim) -> None:
+    """B3 reveals only recent registrations in daily syncs, so it cannot share B0's run; a
+    divergence check that missed it would copy wrong figures."""
+    from enumeration_sim.runner import Task
+
+    _, primary = sim.run_task(Task("B0", "defaults", None, True, shadows=("B3",)))
+    assert primary["_shadows_diverged"] == ("B3",)
+
+
 def test_the_simulation_speedups_do_not_change_the_guard(sim) -> None:
     """Memoized address groups and an unswept store must give the shipped guard's answers."""
     from enumeration_sim.defences import palisade as palisade_defence

@@ -24,8 +24,10 @@ Behaviour (the client is the same for every defence):
 - **Refusals.** Palisade `slowed` (pacing): wait `retry_after`, retry. `reverify`: the person
   re-verifies (5 minutes) and retries. `identifiers`/`address`/`frozen`, or a baseline refusal
   whose wait exceeds an hour (or whose waits for one sync add up to more than an hour): the
-  person is *blocked*; the client retries at `retry_after` or at its next daily sync,
-  whichever is sooner. A shorter baseline wait is waited out (added delay).
+  person is *blocked*; the client retries after `retry_after`, backing off exponentially
+  over consecutive blocking refusals (at least 1, 2, 4, ... minutes, as mobile clients back
+  off from a server that keeps refusing), or at its next daily sync, whichever is sooner.
+  A shorter baseline wait is waited out (added delay).
 
 Metrics (over honest people whose first sync falls in the window: joiners and reinstallers):
 
@@ -58,6 +60,7 @@ _NO_LOOKUPS: Callable[[], tuple] = lambda: ()
 SHORT_WAIT = 3_600.0  # a baseline refusal up to this long is waited out, not "blocked"
 REVERIFY_DELAY = 300.0
 FINAL_GRACE = 3_600.0  # the +24 h sync may be accepted up to this late (pacing)
+BACKOFF_BASE = 60.0  # after the k-th blocking refusal in a row, wait at least 60 s x 2^(k-1)
 
 
 @dataclass(slots=True)
@@ -102,6 +105,7 @@ class Honest:
         self.sched: dict[int, float] = {}
         self.since: dict[int, float] = {}  # first refused attempt of the current content
         self.waited: dict[int, float] = {}
+        self.streak: Counter[int] = Counter()  # blocking refusals in a row (client backoff)
         self.track: dict[int, Track] = {}
         self.every: set[int] = set()
         self.slowed: set[int] = set()
@@ -114,8 +118,8 @@ class Honest:
         self.pacing = self.defence.pacing_reasons
         platform.on_new_edge = self._on_new_edge
         for p in range(P):
-            if world.kind[p] != JOINER and self.defence.needs_every_sync(self._who(p, 0.0),
-                                                                         world.book[p]):
+            if world.kind[p] != JOINER and platform.needs_every_sync(self._who(p, 0.0),
+                                                                     world.book[p]):
                 self.every.add(p)
                 self._schedule(p, 0.0)
 
@@ -181,7 +185,7 @@ class Honest:
         non.extend(w.number_of[m] for m in targets if not member[m])
         self.full[x] = self._chunks(members, non, len(non), True)
         self.track[x] = Track(t)
-        if self.defence.needs_every_sync(self._who(x, t), w.book[x]):
+        if self.pf.needs_every_sync(self._who(x, t), w.book[x]):
             self.every.add(x)
         self.push(t + DAY, 1, x)  # the +24 h sync, always made
         self.push(t + DAY + FINAL_GRACE, 2, x)
@@ -264,19 +268,22 @@ class Honest:
             tr.first_blocked = True
         if reason == "reverify":
             self.reverifications += 1
-            self.defence.reverified(self.w.person_keys[p], t)
+            self.pf.reverified(self.w.person_keys[p], t)
             self._schedule_at(p, t + REVERIFY_DELAY)
             return
         retry = next_daily(self.phase[p], t)
         # a frozen account has nothing to wait for (retry_after 0): its client tries again
         # at its next daily sync, not at once
-        if reason != "frozen" and out.retry_after < retry - t:
-            retry = t + max(out.retry_after, 0.001)
+        self.streak[p] += 1
+        wait = max(out.retry_after, BACKOFF_BASE * 2.0 ** min(self.streak[p] - 1, 20))
+        if reason != "frozen" and wait < retry - t:
+            retry = t + wait
         self._schedule_at(p, retry)
 
     def _accepted(self, p: int, t: float) -> None:
         since = self.since.pop(p, None)
         self.waited.pop(p, None)
+        self.streak.pop(p, None)
         self.delays.append(0.0 if since is None else t - since)
 
     def _level(self, p: int, out: Outcome) -> None:

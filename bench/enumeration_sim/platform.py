@@ -8,8 +8,10 @@ request; (3) every member behind an identifier becomes a candidate with its sett
 (friend; has_you = the member's own synced book holds the searcher; revealed before; hidden
 from strangers if reported overexposed within the person window); the defence reveals;
 (4) on an admitted sync the searcher's synced book gains every member of the request (the
-server keeps member edges only, never other identifiers), which raises their `known_by` and
-may give them `has_you` toward the searcher; (5) the defence's detectors see the new
+server keeps member edges only, never other identifiers), which may give them `has_you`
+toward the searcher and, if the searcher vouches (`DiscoveryLimits.vouches`: an account at
+least 30 days old or established), raises their `known_by`; edges of a searcher who could
+not vouch count from its first sync at which it can; (5) the defence's detectors see the new
 identifiers (inside `Defence.sync`).
 
 State is shared by the honest model and the attacker of the same run (one server), so the
@@ -28,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from palisade.domain.discovery.discoverability import Discoverability, Tie
+from palisade.domain.discovery.quotas import DiscoveryLimits, Standing
 
 from .defences import Cand, Defence, Outcome, Request, Who
 from .world import JOINER, World
@@ -37,6 +40,8 @@ MAX_CONTACTS_PER_SYNC = 10_000  # palisade.domain.discovery.address_book: the se
 NEVER = -1e18
 
 # TIES[friend][has_you]
+LIMITS = DiscoveryLimits()  # the server's rule for who vouches (standing facts, not a defence)
+
 TIES = [[Tie(friend=f, friend_of_friend=False, has_you=h, blocked=False) for h in (False, True)]
         for f in (False, True)]
 
@@ -66,6 +71,7 @@ class Platform:
         self.known_by = array("i", world.known_by0)
         self.known_by.extend(array("i", bytes(4 * max_attacker_accounts)))
         self.synced: set[int] = set()  # dynamic synced-book edges (a's book holds b)
+        self.unvouched: dict[int, list[int]] = {}  # owner -> contacts its edges do not count for
         self.shown: set[int] = set()  # (searcher, person) revealed during the run
         # person -> (from, until): hidden from strangers (reported overexposed at `from`)
         self.hidden: dict[int, tuple[float, float]] = {}
@@ -74,6 +80,12 @@ class Platform:
         self.book_extra: set[int] = set()  # (a, b): a added b as a new contact in the run
         self.window = getattr(defence, "person_window", 30 * 86_400.0)
         self.on_new_edge: Callable[[int, int], None] | None = None
+        # Shadow defences (honest runs of the baselines): each sees every request the
+        # primary defence sees; the first time one would answer differently it is marked
+        # diverged and dropped. A shadow that never diverged saw exactly the run it would
+        # have had alone, so the primary's honest results are its own (see runner.py).
+        self.shadows: list[Defence] = []
+        self.diverged: set[str] = set()
         # attacker side
         self.accounts: dict[int, AttackerAccount] = {}
         self.account_by_number: dict[int, int] = {}
@@ -111,12 +123,15 @@ class Platform:
         for person, start in log:
             self.hidden[person] = (start, start + self.window)
 
-    def add_edge(self, a: int, b: int) -> None:
+    def add_edge(self, a: int, b: int, vouches: bool = True) -> None:
         key = (a << SHIFT) | b
         if key in self.synced:
             return
         self.synced.add(key)
-        self.known_by[b] += 1
+        if vouches:
+            self.known_by[b] += 1
+        else:
+            self.unvouched.setdefault(a, []).append(b)
         if self.on_new_edge is not None:
             self.on_new_edge(a, b)
 
@@ -127,9 +142,17 @@ class Platform:
         (the caller leaves out day-0 edges, which are counted in known_by already)."""
         self.requests += 1
         out = self.defence.sync(who, req, cands, now)
+        for shadow in self.shadows:
+            if shadow.name not in self.diverged and _answer(shadow.sync(who, req, cands, now)) \
+                    != _answer(out):
+                self.diverged.add(shadow.name)
         if out.allowed:
+            vouches = LIMITS.vouches(Standing(who.age_days, who.friends, who.known_by))
+            if vouches and searcher in self.unvouched:
+                for m in self.unvouched.pop(searcher):
+                    self.known_by[m] += 1
             for m in record:
-                self.add_edge(searcher, m)
+                self.add_edge(searcher, m, vouches)
             shown = self.shown
             for m in out.found:
                 shown.add((searcher << SHIFT) | m)
@@ -139,6 +162,18 @@ class Platform:
                     self.hidden[m] = (now, until)
                     self.hidden_log.append((m, now))
         return out
+
+    def reverified(self, account: str, now: float) -> None:
+        self.defence.reverified(account, now)
+        for shadow in self.shadows:
+            shadow.reverified(account, now)
+
+    def needs_every_sync(self, who: Who, book_size: int) -> bool:
+        answer = self.defence.needs_every_sync(who, book_size)
+        for shadow in self.shadows:
+            if shadow.needs_every_sync(who, book_size) != answer:
+                self.diverged.add(shadow.name)
+        return answer
 
     # --- attacker accounts ----------------------------------------------------------------------------
     def new_account(self, number: int, now: float, age_days: float = 0.0, friends: int = 0,
@@ -198,6 +233,11 @@ class Platform:
                 else:
                     matches.append(self.accounts[m].number)
         return out, matches
+
+
+def _answer(out: Outcome) -> tuple:
+    return (out.allowed, out.reason, out.retry_after, out.found, out.withheld, out.overexposed,
+            out.level)
 
 
 def next_daily(phase: float, t: float, day: float = 86_400.0) -> float:

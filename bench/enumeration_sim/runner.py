@@ -9,7 +9,13 @@ Baselines keep per-account or per-IP state only, and attacker accounts and addre
 overlap honest ones, so for B0-B3 the honest traffic and each attacker cannot affect each
 other: the runner simulates the honest traffic once per (baseline, world) and each attacker
 alone (`Task.honest` / `Task.attacker`), which gives the same rows as running them together
-(`--joint` runs them together; the test checks one case). Palisade always runs honest and
+(`--joint` runs them together; the test checks one case).
+
+Baselines whose honest clients behave alike (none asks for every daily sync to be sent) ride
+along the first baseline's honest run as *shadows*: each sees every request and is asked
+the same questions; as long as every answer equals the primary's, the run it would have had
+alone is this very run, so it takes the primary's honest results. The first differing
+answer marks it diverged, and it gets an honest run of its own (a test checks both ways). Palisade always runs honest and
 attacker together: they share per-person overexposure, and synced books (known_by).
 """
 
@@ -45,6 +51,8 @@ class Task:
     honest: bool
     # (person, from): people the honest run of this (defence, world) hid from strangers
     replay_hidden: tuple[tuple[int, float], ...] = ()
+    # defences run as shadows of this one (honest runs only; see Platform.shadows)
+    shadows: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -67,6 +75,11 @@ def run_task(task: Task) -> tuple[Task, dict[str, Any]]:
     pf = Platform(world, SETTINGS[task.world], defence, max_accounts)
     if task.replay_hidden:
         pf.replay_hidden(task.replay_hidden)
+    for name in task.shadows:
+        shadow = make_defence(name)
+        pf.shadows.append(shadow)
+        if shadow.pacing_reasons != defence.pacing_reasons:  # the client would react otherwise
+            pf.diverged.add(name)
     heap: list[tuple[float, int, int, int]] = []
     seq = itertools.count()
 
@@ -127,6 +140,8 @@ def run_task(task: Task) -> tuple[Task, dict[str, Any]]:
 
     out: dict[str, Any] = {"seconds": round(time.perf_counter() - started, 1),
                            "server_requests": pf.requests}
+    if task.shadows:
+        out["_shadows_diverged"] = tuple(sorted(pf.diverged))
     if honest is not None:
         out.update(honest.results())
         if not task.attacker:

@@ -82,7 +82,7 @@ class AttackerAPI:
     def reverify(self, account: int, now: float) -> None:
         self.reverifications += 1
         self.verifications += 1
-        self._pf.defence.reverified(self._pf.accounts[account].key, now)
+        self._pf.reverified(self._pf.accounts[account].key, now)
 
 
 @dataclass
