@@ -34,7 +34,7 @@ def test_discovery_sync_bench_quick_sqlite(tmp_path: Path) -> None:
     assert set(doc["backends"]) == {"sqlite"}
     sqlite = doc["backends"]["sqlite"]
     assert positive_figure(sqlite["load_seconds"])
-    for path in ("b0", "first", "resync"):
+    for path in ("b0", "b0book", "first", "resync"):
         figures = sqlite[path]
         assert figures["requests"] == 12
         assert figures["errors"] == {}, (path, figures["errors"], figures["error_samples"])
@@ -46,9 +46,11 @@ def test_discovery_sync_bench_quick_sqlite(tmp_path: Path) -> None:
     # B0 returns every member; the defended sync only those whose setting allows it.
     # Re-syncs find the same people, plus any whose own sync since added the searcher.
     assert sqlite["first"]["matches_mean"] < sqlite["b0"]["matches_mean"]
+    assert sqlite["b0book"]["matches_mean"] == sqlite["b0"]["matches_mean"]
     assert sqlite["resync"]["matches_mean"] >= sqlite["first"]["matches_mean"]
-    for path in ("first", "resync"):
+    for path in ("b0book", "first", "resync"):
         assert positive_figure(sqlite[path]["ratio_p50"])
+        assert positive_figure(sqlite[path]["ratio_p50_vs_b0book"])
     counters = sqlite["discovery_counters"]
     assert not any(k.startswith(("refusals", "findings")) for k in counters), counters
     assert isinstance(sqlite["met"]["p50"], bool) and isinstance(sqlite["met"]["cost"], bool)
