@@ -322,6 +322,8 @@ class Repository:
                              .where(DiscoverySeen.person_id == person_id))
 
     def save_seen(self, person_id: str, packed: bytes) -> None:
+        # Two concurrent syncs of one account: the last write wins. A tag lost that way only
+        # makes its identifier count as new once more (charged again), never free.
         insert = pg_insert if self._is_pg() else sqlite_insert
         stmt = insert(DiscoverySeen).values(person_id=person_id, tags=packed)
         self.s.execute(stmt.on_conflict_do_update(index_elements=[DiscoverySeen.person_id],
