@@ -12,6 +12,7 @@ from palisade.adapters.crypto.seen_tags import unpack
 from palisade.adapters.limits.counters import MemoryRateLimiter
 from palisade.bootstrap import Platform, build
 from palisade.domain.discovery.escalation import Level
+from palisade.domain.discovery.quotas import DiscoveryLimits
 from palisade.domain.errors import (
     DiscoveryFrozen,
     InvalidInput,
@@ -241,8 +242,10 @@ def test_strangers_cost_budget_people_who_know_you_do_not(platform) -> None:
     knows_a = old_member(platform)
     found(platform, knows_a, [a.phone])  # knows_a has a in their book (and finds nobody)
     got = found(platform, a, [s.phone for s in strangers] + [knows_a.phone])
-    # a fresh account known by one person: 2 x 1 strangers, and knows_a is free
-    assert knows_a.id in got and len(got - {knows_a.id}) == 2
+    # a fresh account known by one person: strangers_per_known_by x 1, and knows_a is free
+    per_voucher = DiscoveryLimits().strangers_per_known_by
+    assert 0 < per_voucher < len(strangers)  # else this test proves nothing
+    assert knows_a.id in got and len(got - {knows_a.id}) == per_voucher
     again = found(platform, a, [s.phone for s in strangers] + [knows_a.phone])
     assert got <= again  # what was shown once stays free
 
@@ -254,7 +257,9 @@ def test_friends_raise_the_stranger_budget(platform) -> None:
     strangers = [register(platform) for _ in range(8)]
     for s in strangers:
         set_all(platform, s, "everyone")
-    assert len(found(platform, a, [s.phone for s in strangers])) == 6  # 2 x 3
+    per_friend = DiscoveryLimits().strangers_per_friend
+    assert 0 < 3 * per_friend < len(strangers)  # else this test proves nothing
+    assert len(found(platform, a, [s.phone for s in strangers])) == 3 * per_friend
 
 
 def test_fresh_accounts_cannot_vouch_for_each_other(platform) -> None:
