@@ -82,6 +82,27 @@ def test_default_is_mutual_contacts(platform) -> None:
     assert found(platform, a, [b.phone]) == {b.id}  # and now b's book has a
 
 
+def test_a_full_sync_drops_contacts_left_out_of_the_book(platform) -> None:
+    """A full sync is the whole book: whoever is no longer in it loses `mutual_contacts`
+    access to the owner, and the one who stays keeps it."""
+    a, b, c = register(platform), register(platform), register(platform)
+    found(platform, a, [b.phone, c.phone])
+    assert found(platform, b, [a.phone]) == {a.id}
+    found(platform, a, [c.phone])  # full: b is gone from a's book
+    assert found(platform, b, [a.phone]) == set()
+    assert found(platform, c, [a.phone]) == {a.id}
+
+
+def test_an_incremental_sync_removes_only_the_entries_it_names(platform) -> None:
+    a, b, c = register(platform), register(platform), register(platform)
+    found(platform, a, [b.phone, c.phone])
+    platform.discovery.sync(a.id, ADDRESS, [], SyncMode.INCREMENTAL, removed=[b.phone])
+    assert found(platform, b, [a.phone]) == set()
+    assert found(platform, c, [a.phone]) == {a.id}
+    found(platform, a, [b.phone], mode=SyncMode.INCREMENTAL)  # added back
+    assert found(platform, b, [a.phone]) == {a.id}
+
+
 def test_an_account_nobody_knows_finds_no_stranger(platform) -> None:
     a, b = register(platform), register(platform)
     set_all(platform, b, "everyone")

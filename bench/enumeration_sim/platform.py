@@ -39,9 +39,9 @@ SHIFT = 22  # up to 4,194,304 ids (1,000,000 people + attacker accounts)
 MAX_CONTACTS_PER_SYNC = 10_000  # palisade.domain.discovery.address_book: the server refuses more
 NEVER = -1e18
 
-# TIES[friend][has_you]
 LIMITS = DiscoveryLimits()  # the server's rule for who vouches (standing facts, not a defence)
 
+# TIES[friend][has_you]
 TIES = [[Tie(friend=f, friend_of_friend=False, has_you=h, blocked=False) for h in (False, True)]
         for f in (False, True)]
 

@@ -13,7 +13,6 @@ from datetime import datetime
 from sqlalchemy import (
     Row,
     String,
-    all_,
     and_,
     any_,
     bindparam,
@@ -78,6 +77,23 @@ def _profile_for_viewer_statement():  # type: ignore[no-untyped-def]
 # Built once: constructing it (aliases, column adaptation) costs more than running it.
 _PROFILE_FOR_VIEWER = _profile_for_viewer_statement()
 
+
+def _standing_facts_statement():  # type: ignore[no-untyped-def]
+    person, born_by = bindparam("person", type_=ID), bindparam("born_by", type_=UTCDateTime())
+    friend = aliased(Person)
+    friends = (select(func.count()).select_from(Friendship)
+               .join(friend, friend.id == Friendship.friend_id)
+               .where(Friendship.person_id == person, friend.created_at <= born_by)
+               .scalar_subquery())
+    known_by = (select(func.count()).select_from(AddressBookEdge)
+                .where(AddressBookEdge.contact_id == person, AddressBookEdge.vouches.is_(True))
+                .scalar_subquery())
+    return select(Person.created_at, friends.label("friends"),
+                  known_by.label("known_by")).where(Person.id == person)
+
+
+_STANDING_FACTS = _standing_facts_statement()  # every sync starts with it
+
 _TIE_NAMES = ("has_you", "blocked_by_me", "blocked_me", "hidden", "mine", "revealed",
               "unvouched")
 _TIE_NAME = String(16)
@@ -93,9 +109,9 @@ class Repository:
         self._pg: bool | None = None
 
     # Membership in a long list of values (an address book's blind indexes, the people found).
-    # SQLite: IN (?, ?, ...). PostgreSQL: = ANY(one array parameter), because an IN list of a
-    # thousand parameters is rendered, sent and parsed placeholder by placeholder on every
-    # call, which cost more than the queries themselves.
+    # SQLite: IN (?, ?, ...). PostgreSQL: = ANY(one array parameter): an IN list of a thousand
+    # values is rendered, cast, sent and parsed one bound value at a time on every call, which
+    # cost more than the queries themselves.
     def _is_pg(self) -> bool:
         if self._pg is None:
             self._pg = self.s.get_bind().dialect.name == "postgresql"
@@ -106,12 +122,6 @@ class Repository:
         if self._is_pg():
             return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
         return column.in_(values)
-
-    def _not_in(self, column, values: Iterable[object]):  # type: ignore[no-untyped-def]
-        values = list(values)
-        if self._is_pg():
-            return column != all_(bindparam(None, values, type_=ARRAY(column.type)))
-        return column.not_in(values)
 
     # --- people and keys ---------------------------------------------------------------
     def add(self, *rows: object) -> None:
@@ -332,17 +342,8 @@ class Repository:
     def standing_facts(self, person_id: str, friends_born_by: datetime) -> Row | None:
         """created_at; friends whose account was created by `friends_born_by`; people whose
         synced book has them and who vouched (DiscoveryLimits.vouches)."""
-        friend = aliased(Person)
-        friends = (select(func.count()).select_from(Friendship)
-                   .join(friend, friend.id == Friendship.friend_id)
-                   .where(Friendship.person_id == person_id,
-                          friend.created_at <= friends_born_by).scalar_subquery())
-        known_by = (select(func.count()).select_from(AddressBookEdge)
-                    .where(AddressBookEdge.contact_id == person_id,
-                           AddressBookEdge.vouches.is_(True)).scalar_subquery())
-        stmt = select(Person.created_at, friends.label("friends"),
-                      known_by.label("known_by")).where(Person.id == person_id)
-        return self.s.execute(stmt).first()
+        return self.s.execute(_STANDING_FACTS, {"person": person_id,
+                                                "born_by": friends_born_by}).first()
 
     def discovery_ties(self, me: str, others: Sequence[str], now: datetime) -> dict[str, set[str]]:
         """For each relation, which of `others` stand in it to `me`. The same queries run
@@ -436,14 +437,10 @@ class Repository:
                 AddressBookEdge.owner_id == owner_id, AddressBookEdge.vouches.is_(False))
                 .values(vouches=True))
 
-    def remove_edges(self, owner_id: str, contacts: Iterable[str] | None = None,
-                     keep: Iterable[str] | None = None) -> int:
-        stmt = delete(AddressBookEdge).where(AddressBookEdge.owner_id == owner_id)
-        if contacts is not None:
-            stmt = stmt.where(self._in(AddressBookEdge.contact_id, contacts))
-        if keep is not None:
-            stmt = stmt.where(self._not_in(AddressBookEdge.contact_id, keep))
-        return self.s.execute(stmt).rowcount
+    def remove_edges(self, owner_id: str, contacts: Iterable[str]) -> int:
+        return self.s.execute(delete(AddressBookEdge).where(
+            AddressBookEdge.owner_id == owner_id,
+            self._in(AddressBookEdge.contact_id, contacts))).rowcount
 
     def mark_revealed(self, owner_id: str, contacts: Sequence[str], now: datetime) -> None:
         if contacts:
@@ -548,8 +545,7 @@ class Repository:
         rows = list(rows)
         if not rows:
             return
-        dialect = self.s.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        insert = pg_insert if self._is_pg() else sqlite_insert
         # Core execution (executemany), not the ORM's bulk path: several times faster.
         self.s.connection().execute(insert(table).on_conflict_do_nothing(), rows)
 
