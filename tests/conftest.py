@@ -150,6 +150,17 @@ def settings(migrated: str, home: Path) -> Settings:
 
 
 @pytest.fixture
+def app_world(settings: Settings, clock: FakeClock, passwords: Passwords):  # type: ignore[no-untyped-def]
+    """A platform whose public URL is the TestClient's, wrapped for the app tests."""
+    from tests.apps_world import BASE, AppWorld
+
+    p = build(settings.model_copy(update={"public_url": BASE}), clock=clock,
+              limiter=MemoryRateLimiter(clock.timestamp), passwords=passwords)
+    yield AppWorld(p)
+    p.close()
+
+
+@pytest.fixture
 def platform(settings: Settings, clock: FakeClock, passwords: Passwords) -> Iterator[Platform]:
     p = build(settings, clock=clock, limiter=MemoryRateLimiter(clock.timestamp),
               passwords=passwords)
@@ -262,7 +273,8 @@ class LiveServer:
 
 def start_server(env_overrides: dict[str, str], home: Path, workers: int = 1) -> LiveServer:
     port = free_port()
-    env = {**os.environ, "PALISADE_HOME": str(home), **env_overrides}
+    env = {**os.environ, "PALISADE_HOME": str(home),
+           "PALISADE_PUBLIC_URL": f"http://127.0.0.1:{port}", **env_overrides}
     cmd = [sys.executable, "-m", "palisade.entrypoints.cli", "serve", "--port", str(port),
            "--workers", str(workers)]
     process = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

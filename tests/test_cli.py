@@ -31,7 +31,9 @@ def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
 
 @pytest.mark.parametrize("command", [[], ["init"], ["serve"], ["demo"], ["keys"],
                                      ["keys", "rotate"], ["keys", "prune"], ["purge"],
-                                     ["outbox"]])
+                                     ["outbox"], ["apps"], ["apps", "register"],
+                                     ["apps", "list"], ["apps", "suspend"], ["tokens"],
+                                     ["tokens", "revoke"]])
 def test_every_command_has_help(command: list[str]) -> None:
     result = CliRunner().invoke(app, [*command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
@@ -74,3 +76,22 @@ def test_init_demo_rotate_purge_outbox(tmp_path: Path) -> None:
     platform.close()
     out = run(home, "outbox").stdout
     assert "+12015550100" in out and "Your Palisade code is" in out
+
+
+def test_apps_register_list_suspend_and_revoke(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    out = run(home, "apps", "register", "--name", "Calendar", "--redirect-uri",
+              "https://cal.example/cb", "--field", "birthday:personalisation", "--field",
+              "name:sign_in", "--privacy-policy-url", "https://cal.example/p",
+              "--deletion-callback-url", "https://cal.example/d").stdout
+    client_id = out.split()[1]
+    assert client_id.startswith("app_") and "client_secret" in out
+    bad = run(home, "apps", "register", "--name", "X", "--redirect-uri", "http://x.example/cb",
+              "--field", "name:sign_in", "--privacy-policy-url", "https://x.example/p",
+              "--deletion-callback-url", "https://x.example/d", check=False)
+    assert bad.returncode != 0 and "https" in (bad.stdout + bad.stderr)
+    assert "Calendar" in run(home, "apps", "list").stdout
+    run(home, "apps", "suspend", client_id, "--reason", "audit")
+    assert "audit" in run(home, "apps", "list").stdout
+    assert "Revoked" in run(home, "tokens", "revoke", "--everyone").stdout
+    assert run(home, "tokens", "revoke", check=False).returncode != 0

@@ -4,6 +4,7 @@ else constructs infrastructure."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import redis
 from sqlalchemy import Engine
@@ -28,7 +29,12 @@ from palisade.adapters.limits.counters import MemoryRateLimiter, RateLimiter, Re
 from palisade.adapters.passwords import Passwords
 from palisade.adapters.storage.database import UnitOfWork, make_engine, migrate
 from palisade.config import ConfigurationError, Settings
+from palisade.adapters.oauth.rfc9449_dpop import DPoPVerifier
 from palisade.services.accounts import Accounts
+from palisade.services.apps.graph import Graph
+from palisade.services.apps.oauth_server import OAuthServer
+from palisade.services.apps.registry import AppRegistry
+from palisade.services.apps.resource import ResourceGuard
 from palisade.domain.discovery.quotas import DiscoveryLimits
 from palisade.services.clock import Clock, system_clock
 from palisade.services.discovery.guard import DiscoveryGuard
@@ -56,6 +62,10 @@ class Platform:
     messaging: Messaging
     maintenance: Maintenance
     discovery: Discovery
+    apps: AppRegistry
+    oauth: OAuthServer
+    resource: ResourceGuard
+    graph: Graph
     clock: Clock
 
     def close(self) -> None:
@@ -109,21 +119,35 @@ def build(settings: Settings | None = None, clock: Clock = system_clock,
     outbox = OutboxDelivery(lambda: keyrings.get().secrets["outbox"])
     delivery = _delivery(settings, keyrings, outbox)
     keys = PersonKeys(envelope)
+    passwords = passwords or Passwords()
     # The blind-index key is read once: re-keying it means recomputing every index (not
     # supported online), so it is deliberately not rotated with the master keys.
     blind_index = BlindIndex(keyrings.get().secrets["blind_index"])
     accounts = Accounts(settings, uow, keys, blind_index,
                         lambda: keyrings.get().secrets["one_time_codes"],
-                        passwords or Passwords(), limiter, delivery, clock)
+                        passwords, limiter, delivery, clock)
     profiles = Profiles(uow, keys, clock)
     discovery = Discovery(
         uow, DiscoveryGuard(DiscoveryLimits.from_overrides(settings.discovery_limits), counters),
         blind_index, SeenTags(keyrings.get().secrets["blind_index"]), profiles, clock,
         settings.default_region)
+    # DPoP proofs are accepted once (RFC 9449 §11.1): the seen-set is shared by every process
+    # through Redis in production, in-process in the embedded mode.
+    jti_store = (RedisCounterStore(redis_client, prefix="palisade:dpop:") if redis_client
+                 else MemoryCounterStore())
+    dpop = DPoPVerifier(lambda key, ttl: jti_store.first_time(key, ttl, clock().timestamp()),
+                        lambda: clock().timestamp(),
+                        max_age_seconds=settings.dpop_max_age_seconds)
+    access_expiry = timedelta(days=settings.app_access_expiry_days)
     return Platform(
         settings=settings, engine=engine, uow=uow, keyrings=keyrings, envelope=envelope,
         limiter=limiter, delivery=delivery, outbox=outbox, accounts=accounts,
         profiles=profiles, social=Social(uow, clock), discovery=discovery,
         messaging=Messaging(uow, keys, clock),
-        maintenance=Maintenance(uow, envelope, keyrings, clock), clock=clock,
+        maintenance=Maintenance(uow, envelope, keyrings, clock),
+        apps=AppRegistry(uow, passwords, clock, access_expiry),
+        oauth=OAuthServer(settings, uow, passwords, dpop, clock),
+        resource=ResourceGuard(settings, uow, dpop, clock),
+        graph=Graph(uow, profiles, clock, access_expiry),
+        clock=clock,
     )

@@ -51,6 +51,18 @@ class Settings(BaseSettings):
     discovery_limits: dict[str, float] = Field(
         default_factory=dict, description="Overrides of DiscoveryLimits, as a JSON object.")
     log_level: str = "INFO"
+    # apps and partners (services.apps)
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="The URL people and apps reach this server at: the "
+        "OAuth issuer, the base of DPoP `htu` checks and of the Graph API resource identifier.")
+    access_token_ttl_seconds: int = Field(600, ge=30, le=3600)
+    refresh_token_ttl_days: int = Field(30, ge=1, le=365)
+    app_access_expiry_days: int = Field(
+        90, ge=1, description="An app's access to a person's non-public data ends this many days "
+        "after the person last used it, until the person renews it.")
+    app_inactivity_days: int = Field(
+        90, ge=1, description="An app with no activity for this many days loses all its tokens.")
+    dpop_max_age_seconds: int = Field(60, ge=5, le=600)
 
     @field_validator("default_region")
     @classmethod

@@ -97,6 +97,24 @@ class TooLarge(DomainError):
     title = "The request is larger than allowed"
 
 
+class InvalidAppToken(DomainError):
+    """An app's or partner's request without a valid DPoP-bound token and proof (RFC 9449 §7.1)."""
+
+    code = "invalid-token"
+    status = 401
+    title = "A valid DPoP-bound access token and proof are required"
+
+    def __init__(self, detail: str, error: str = "invalid_token") -> None:
+        super().__init__(detail)
+        self.error = error  # invalid_token | invalid_dpop_proof, for WWW-Authenticate
+
+
+class OutsidePurpose(DomainError):
+    code = "outside-purpose"
+    status = 403
+    title = "The call's purpose is not one the person granted"
+
+
 ALL_ERRORS: tuple[type[DomainError], ...] = (
     DomainError,
     InvalidInput,
@@ -112,4 +130,6 @@ ALL_ERRORS: tuple[type[DomainError], ...] = (
     ReverificationRequired,
     DiscoveryFrozen,
     TooLarge,
+    InvalidAppToken,
+    OutsidePurpose,
 )

@@ -25,6 +25,10 @@ keys_app = typer.Typer(help="Manage the master keys that wrap every person's dat
 app.add_typer(keys_app, name="keys")
 discovery_app = typer.Typer(help="Operate contact discovery.", no_args_is_help=True)
 app.add_typer(discovery_app, name="discovery")
+apps_app = typer.Typer(help="Register and operate third-party apps.", no_args_is_help=True)
+app.add_typer(apps_app, name="apps")
+tokens_app = typer.Typer(help="Revoke app and partner tokens at scale.", no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
 console = Console()
 
 
@@ -185,8 +189,78 @@ def discovery_lift(person_id: Annotated[str, typer.Argument(help="The account id
     platform.close()
 
 
+@apps_app.command("register")
+def apps_register(
+    name: Annotated[str, typer.Option(help="The app's name, shown on the consent page")],
+    redirect_uri: Annotated[list[str], typer.Option(help="Exact redirect URI (repeatable)")],
+    field: Annotated[list[str], typer.Option(
+        help="field:purpose the app may ask for (repeatable), e.g. birthday:personalisation")],
+    privacy_policy_url: Annotated[str, typer.Option()],
+    deletion_callback_url: Annotated[str, typer.Option()],
+    public: Annotated[bool, typer.Option(help="A public client: no secret")] = False,
+) -> None:
+    """Register an app (operators; developers use POST /v1/apps). The secret is shown once."""
+    from palisade.domain.apps.grants import declaration, parse_grant
+
+    platform = _platform()
+    registered = platform.apps.register(
+        name=name, redirect_uris=redirect_uri,
+        requested=declaration(parse_grant(f) for f in field),
+        privacy_policy_url=privacy_policy_url, deletion_callback_url=deletion_callback_url,
+        confidential=not public)
+    console.print(f"client_id     {registered.client_id}")
+    if registered.client_secret:
+        console.print(f"client_secret {registered.client_secret}  [dim](shown once)[/]")
+    platform.close()
+
+
+@apps_app.command("list")
+def apps_list() -> None:
+    """Every registered app and partner client."""
+    platform = _platform()
+    table = Table("client_id", "kind", "name", "confidential", "created", "suspended")
+    for row in platform.apps.list():
+        table.add_row(row.id, row.kind, row.name, "yes" if row.secret_hash else "no",
+                      row.created_at.isoformat()[:19],
+                      row.suspended_reason or ("yes" if row.suspended_at else ""))
+    console.print(table)
+    platform.close()
+
+
+@apps_app.command("suspend")
+def apps_suspend(app_id: Annotated[str, typer.Argument(help="The client_id")],
+                 reason: Annotated[str, typer.Option(help="Why, for the record")]) -> None:
+    """Suspend an app: no new authorizations, and all its tokens stop working."""
+    platform = _platform()
+    platform.apps.suspend(app_id, reason)
+    console.print(f"Suspended {app_id}.")
+    platform.close()
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    app_id: Annotated[str | None, typer.Option("--app", help="Every token of this app")] = None,
+    person_id: Annotated[str | None, typer.Option("--person",
+                                                  help="Every app token of this person")] = None,
+    everyone: Annotated[bool, typer.Option("--everyone", help="Every app token there is")]
+    = False,
+) -> None:
+    """Revoke tokens with one write, honoured by every server process on its next request."""
+    platform = _platform()
+    before = platform.apps.revoke_all_tokens(app_id=app_id, person_id=person_id,
+                                             everyone=everyone)
+    console.print(f"Revoked every matching token issued before {before.isoformat()}.")
+    platform.close()
+
+
 def main() -> None:
-    app()
+    from palisade.domain.errors import DomainError
+
+    try:
+        app()
+    except DomainError as exc:  # a person's mistake: say what is wrong, no traceback
+        console.print(f"[red]Error:[/] {exc.detail}")
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ nothing about the person named.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -79,12 +80,18 @@ class Profiles:
 
     def _render(self, repo: Repository, subject_id: str, relationship: Relationship,
                 prefetched: Row | None = None,
-                identifiers: list | None = None) -> RenderedProfile:
+                identifiers: list | None = None,
+                released: Callable[[dict[ProfileField, Audience]], frozenset[ProfileField]]
+                | None = None) -> RenderedProfile:
+        """`released`, when given, narrows the fields further (the app firewall decides it
+        from the subject's audiences); it can never widen what `visible_fields` allows."""
         row = prefetched if prefetched is not None else repo.profile(subject_id)
         if row is None:
             raise NotFound(NOT_FOUND)
         audiences = audiences_with_defaults(row.audiences)
         allowed = visible_fields(relationship, audiences)
+        if released is not None:
+            allowed &= released(audiences)
         values: dict[str, str] = {}
         if allowed:  # decrypt only when something may be shown, and only what may be shown
             if prefetched is not None:
@@ -200,8 +207,10 @@ class Profiles:
                 }[audience]
             return self._render(repo, owner_id, relationship)
 
-    def render_many(self, repo: Repository,
-                    relationships: dict[str, Relationship]) -> dict[str, RenderedProfile]:
+    def render_many(self, repo: Repository, relationships: dict[str, Relationship],
+                    released: dict[str, Callable[[dict[ProfileField, Audience]],
+                                                 frozenset[ProfileField]]] | None = None,
+                    ) -> dict[str, RenderedProfile]:
         """Several people's profiles, each as the given (already classified) relationship
         allows, with two queries in all. Used by contact discovery for its matches."""
         ids = [pid for pid, rel in relationships.items() if rel is not Relationship.BLOCKED]
@@ -213,7 +222,8 @@ class Profiles:
             _IDENTIFIER_FIELDS)]
         identifiers = repo.identifiers_of_many(showing)
         return {pid: self._render(repo, pid, relationships[pid], prefetched=rows[pid],
-                                  identifiers=identifiers.get(pid, []))
+                                  identifiers=identifiers.get(pid, []),
+                                  released=released[pid] if released else None)
                 for pid in ids if pid in rows}
 
     def names_for_friend(self, viewer_id: str, person_ids: list[str]) -> dict[str, str]:

@@ -277,3 +277,110 @@ class DiscoveryAlert(Base):
     level: Mapped[str | None] = mapped_column(String(16))
     detail: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+# --- apps and partners (services.apps) --------------------------------------------------------
+
+
+class AppRow(Base):
+    """A registered third-party app or partner client. Not PII: it describes a company."""
+
+    __tablename__ = "apps"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)  # the OAuth client_id
+    kind: Mapped[str] = mapped_column(String(8))  # "app" | "partner"
+    name: Mapped[str] = mapped_column(String(200))
+    owner_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("persons.id", ondelete="SET NULL"), index=True)
+    secret_hash: Mapped[str | None] = mapped_column(String(255))  # argon2id; None: public client
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON)
+    requested: Mapped[dict[str, list[str]]] = mapped_column(JSON)  # field -> purposes
+    privacy_policy_url: Mapped[str] = mapped_column(String(2048))
+    deletion_callback_url: Mapped[str] = mapped_column(String(2048))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    suspended_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class AppAuthorizationRow(Base):
+    """One person's authorization of one app: the grants (field:purpose) they ticked, the id the
+    app knows them by, and when they last used it (access to non-public fields expires)."""
+
+    __tablename__ = "app_authorizations"
+    app_id: Mapped[str] = mapped_column(ID, ForeignKey("apps.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    person_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True, index=True)
+    scoped_id: Mapped[str] = mapped_column(String(32))  # random, per app: unlinkable across apps
+    grants: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (UniqueConstraint("app_id", "scoped_id", name="uq_app_authorizations_scoped"),)
+
+
+class OAuthCodeRow(Base):
+    __tablename__ = "oauth_codes"
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    app_id: Mapped[str] = mapped_column(ID, ForeignKey("apps.id", ondelete="CASCADE"))
+    person_id: Mapped[str] = mapped_column(ID, ForeignKey("persons.id", ondelete="CASCADE"),
+                                           index=True)
+    redirect_uri: Mapped[str] = mapped_column(String(2048))
+    scope: Mapped[str] = mapped_column(String(2000))
+    resource: Mapped[str] = mapped_column(String(2048))
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    code_challenge_method: Mapped[str] = mapped_column(String(8))
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))  # RFC 9449 §10: code bound to a key
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    family_id: Mapped[str] = mapped_column(ID)  # the tokens this code was exchanged for
+
+
+class OAuthTokenRow(Base):
+    """An access token and its refresh token, both stored only as SHA-256, bound to the DPoP
+    key `jkt`. Refreshing makes a new row in the same family; reuse of a rotated refresh token
+    revokes the family (RFC 9700 §4.14.2)."""
+
+    __tablename__ = "oauth_tokens"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    access_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    refresh_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
+    family_id: Mapped[str] = mapped_column(ID, index=True)
+    app_id: Mapped[str] = mapped_column(ID, ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    scope: Mapped[str] = mapped_column(String(2000))
+    resource: Mapped[str] = mapped_column(String(2048))
+    jkt: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    refresh_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TokenRevocationRow(Base):
+    """Revoke every token issued before a moment, for one app, one person or everyone, with
+    one row write (the 90-million logout is one statement, not 90 million)."""
+
+    __tablename__ = "token_revocations"
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)  # "all" | "app" | "person"
+    subject: Mapped[str] = mapped_column(String(32), primary_key=True)  # "*" for "all"
+    revoked_before: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AccessEventRow(Base):
+    """Every access to a person's data by an app or partner: who, which fields, which purpose,
+    when. The transparency log (a later capability) is fed from here."""
+
+    __tablename__ = "access_events"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(ID, ForeignKey("persons.id", ondelete="CASCADE"),
+                                           index=True)
+    actor_kind: Mapped[str] = mapped_column(String(8))
+    actor_id: Mapped[str] = mapped_column(ID, index=True)
+    fields: Mapped[list[str]] = mapped_column(JSON)
+    purpose: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))  # "released" | "refused"
+    route: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

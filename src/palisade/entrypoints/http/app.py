@@ -19,10 +19,13 @@ from palisade.config import Settings
 from palisade.entrypoints.http import problems
 from palisade.entrypoints.http.routers import (
     admin,
+    apps,
     auth,
     conversations,
     discovery,
+    graph,
     me,
+    oauth,
     people,
     social,
 )
@@ -74,7 +77,8 @@ def create_app(platform: Platform) -> FastAPI:
     )
     app.state.platform = platform
     problems.install(app)
-    for module in (auth, me, people, social, conversations, discovery, admin):
+    for module in (auth, me, people, social, conversations, discovery, apps, graph, oauth,
+                   admin):
         app.include_router(module.router)
 
     @app.middleware("http")

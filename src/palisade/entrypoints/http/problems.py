@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from palisade.domain.errors import ALL_ERRORS, DomainError
+from palisade.adapters.oauth.rfc9449_dpop import SIGNING_ALGORITHMS as DPOP_ALGORITHMS
+from palisade.domain.errors import ALL_ERRORS, DomainError, InvalidAppToken
 from palisade.logging import get_logger
 from palisade.services.accounts import DeliveryUnavailable
 
@@ -59,7 +60,10 @@ async def domain_error(_request: Request, exc: Exception) -> JSONResponse:
     retry_after = getattr(exc, "retry_after", None)
     if retry_after:
         headers["Retry-After"] = str(retry_after)
-    if exc.status == 401:
+    if isinstance(exc, InvalidAppToken):  # RFC 9449 §7.1
+        headers["WWW-Authenticate"] = (f'DPoP error="{exc.error}", '
+                                       f'algs="{" ".join(DPOP_ALGORITHMS)}"')
+    elif exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     return problem(exc.status, exc.code, exc.title, exc.detail, headers or None, **exc.extra)
 

@@ -227,3 +227,74 @@ class AlertOut(BaseModel):
     level: str | None
     detail: str
     created_at: datetime
+
+
+# --- apps and partners ----------------------------------------------------------------------
+
+from palisade.domain.apps.grants import AppField, Purpose  # noqa: E402
+
+
+class AppRegistration(Strict):
+    name: str = Field(min_length=1, max_length=200, examples=["Birthday Calendar"])
+    redirect_uris: list[Annotated[str, StringConstraints(max_length=2048)]] = Field(
+        min_length=1, max_length=10, examples=[["https://calendar.example.com/callback"]],
+        description="Exact redirect URIs (https, or http to a loopback address)")
+    requested: dict[AppField, list[Purpose]] = Field(
+        min_length=1, examples=[{"name": ["sign_in"], "birthday": ["personalisation"]}],
+        description="Each field the app may ask for, with the purposes it declares for it")
+    privacy_policy_url: str = Field(max_length=2048)
+    deletion_callback_url: str = Field(
+        max_length=2048, description="Called when a person removes the app or is erased")
+    confidential: bool = Field(True, description="False for a public client (no secret)")
+
+
+class AppRegistered(BaseModel):
+    client_id: str
+    client_secret: str | None = Field(description="Shown once; keep it secret")
+
+
+class AppOut(BaseModel):
+    client_id: str
+    kind: str
+    name: str
+    redirect_uris: list[str]
+    requested: dict[str, list[str]]
+    privacy_policy_url: str
+    deletion_callback_url: str
+    confidential: bool
+    created_at: datetime
+    suspended: bool
+
+
+class AuthorizedAppOut(BaseModel):
+    app_id: str
+    name: str
+    kind: str
+    grants: list[str] = Field(description="field:purpose pairs you allowed")
+    authorized_at: datetime
+    last_used_at: datetime
+    non_public_access_until: datetime
+
+
+class GraphPersonOut(BaseModel):
+    id: str = Field(description="This person's id for your app only")
+    fields: dict[str, str]
+
+
+class GraphPageOut(BaseModel):
+    data: list[GraphPersonOut]
+    next_cursor: str | None
+
+
+class RevokeTokensRequest(Strict):
+    app_id: Id | None = None
+    person_id: Id | None = None
+    everyone: bool = False
+
+
+class RevokedOut(BaseModel):
+    revoked_before: datetime
+
+
+class SuspendRequest(Strict):
+    reason: str = Field(min_length=1, max_length=500)

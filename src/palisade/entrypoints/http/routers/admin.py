@@ -13,7 +13,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from palisade.domain.errors import Unauthenticated
 from palisade.entrypoints.http.dependencies import PlatformDep
 from palisade.entrypoints.http.problems import problem_responses
-from palisade.entrypoints.http.schemas import AlertOut, PathId
+from palisade.entrypoints.http.routers.apps import app_out
+from palisade.entrypoints.http.schemas import (
+    AlertOut,
+    AppOut,
+    PathId,
+    RevokedOut,
+    RevokeTokensRequest,
+    SuspendRequest,
+)
 
 _bearer = HTTPBearer(auto_error=False, description="The operator token")
 
@@ -51,3 +59,25 @@ def alerts(p: PlatformDep, after: Annotated[int | None, Query(ge=0, le=2**62)] =
 def lift(person_id: PathId, p: PlatformDep) -> None:
     """Lift every discovery restriction from an account after review."""
     p.discovery.lift(person_id)
+
+
+@router.get("/apps", response_model=list[AppOut])
+def all_apps(p: PlatformDep) -> list[AppOut]:
+    """Every registered app and partner client."""
+    return [app_out(r) for r in p.apps.list()]
+
+
+@router.post("/apps/{app_id}/suspend", status_code=status.HTTP_204_NO_CONTENT,
+             responses=problem_responses(404, 422))
+def suspend_app(app_id: PathId, body: SuspendRequest, p: PlatformDep) -> None:
+    """Suspend an app: it cannot authorize anyone and all its tokens stop working."""
+    p.apps.suspend(app_id, body.reason)
+
+
+@router.post("/tokens/revoke", response_model=RevokedOut, responses=problem_responses(404, 422))
+def revoke_tokens(body: RevokeTokensRequest, p: PlatformDep) -> RevokedOut:
+    """Revoke every app token of one app, of one person, or of everyone, as one write that
+    every server process honours on its next request."""
+    before = p.apps.revoke_all_tokens(app_id=body.app_id, person_id=body.person_id,
+                                      everyone=body.everyone)
+    return RevokedOut(revoked_before=before)

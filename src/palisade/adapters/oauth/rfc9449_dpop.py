@@ -1,0 +1,124 @@
+"""RFC 9449, OAuth 2.0 Demonstrating Proof of Possession (DPoP): checking a proof.
+
+joserfc does the JOSE work (JWS signature check, JWK import, RFC 7638 thumbprint); the checks
+that make a JWS a DPoP proof are written here because no maintained library does them (Authlib
+has no DPoP support yet). Each check names its section of RFC 9449.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import JWKRegistry
+
+# §3.1: asymmetric algorithms only; "none" and MACs are refused.
+SIGNING_ALGORITHMS = ("ES256", "ES384", "Ed25519", "EdDSA", "RS256", "PS256")  # EdDSA: RFC 9864
+MAX_PROOF_BYTES = 8192
+
+
+class InvalidDPoPProof(Exception):
+    """The proof is missing, malformed or does not match the request (§7.1: invalid_dpop_proof)."""
+
+    error = "invalid_dpop_proof"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedProof:
+    jkt: str  # RFC 7638 thumbprint of the proof's public key (§6.1 cnf.jkt)
+    jti: str
+
+
+def _b64url_json(segment: str) -> dict:
+    padded = segment + "=" * (-len(segment) % 4)
+    value = json.loads(base64.urlsafe_b64decode(padded))
+    if not isinstance(value, dict):
+        raise ValueError("not an object")
+    return value
+
+
+def access_token_hash(access_token: str) -> str:
+    """§4.2 `ath`: base64url(SHA-256(ASCII access token)) without padding."""
+    digest = hashlib.sha256(access_token.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def normalise_htu(url: str) -> str:
+    """§4.3 check 9: the URI without query and fragment, scheme and host case-folded."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    netloc = host if port is None or port == default else f"{host}:{port}"
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", "", ""))
+
+
+class DPoPVerifier:
+    """Checks proofs (§4.3). `first_use(key, ttl)` is the replay store shared by every server
+    process: it answers True once per key within ttl seconds (§11.1)."""
+
+    def __init__(self, first_use: Callable[[str, float], bool], clock: Callable[[], float],
+                 max_age_seconds: float = 60.0, max_skew_seconds: float = 5.0) -> None:
+        self.first_use = first_use
+        self.clock = clock
+        self.max_age = max_age_seconds
+        self.max_skew = max_skew_seconds
+
+    def check(self, proof: str | None, method: str, url: str,
+              access_token: str | None = None, expected_jkt: str | None = None) -> CheckedProof:
+        if not proof:
+            raise InvalidDPoPProof("A DPoP proof is required (RFC 9449): send it in the DPoP "
+                                   "header; bearer tokens are not accepted for apps.")
+        if len(proof) > MAX_PROOF_BYTES or proof.count(".") != 2:
+            raise InvalidDPoPProof("The DPoP proof is not a compact JWS.")  # §4.3 checks 2-3
+        try:
+            header = _b64url_json(proof.split(".", 1)[0])
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidDPoPProof("The DPoP proof header is not valid JSON.") from None
+        if header.get("typ") != "dpop+jwt":  # §4.3 check 4
+            raise InvalidDPoPProof("The DPoP proof's typ must be dpop+jwt.")
+        alg = header.get("alg")
+        if alg not in SIGNING_ALGORITHMS:  # §4.3 check 5
+            raise InvalidDPoPProof("The DPoP proof must be signed with an asymmetric algorithm.")
+        jwk = header.get("jwk")
+        if not isinstance(jwk, dict) or any(k in jwk for k in ("d", "p", "q", "dp", "dq", "qi",
+                                                                 "k")):
+            raise InvalidDPoPProof("The DPoP proof's jwk must be a public key.")  # check 7
+        try:
+            key = JWKRegistry.import_key(jwk)
+            if key.is_private:
+                raise InvalidDPoPProof("The DPoP proof's jwk must be a public key.")
+            obj = jws.deserialize_compact(proof, key, algorithms=[alg])  # check 6
+            claims = json.loads(obj.payload)
+        except (JoseError, ValueError, TypeError, KeyError):
+            raise InvalidDPoPProof("The DPoP proof's signature does not verify.") from None
+        if not isinstance(claims, dict):
+            raise InvalidDPoPProof("The DPoP proof's claims are not an object.")
+        jti, htm, htu, iat = (claims.get(k) for k in ("jti", "htm", "htu", "iat"))
+        if not isinstance(jti, str) or not 8 <= len(jti) <= 256:  # §4.2
+            raise InvalidDPoPProof("The DPoP proof needs a jti of 8 to 256 characters.")
+        if htm != method.upper():  # §4.3 check 8
+            raise InvalidDPoPProof("The DPoP proof's htm does not match the request method.")
+        if not isinstance(htu, str) or normalise_htu(htu) != normalise_htu(url):  # check 9
+            raise InvalidDPoPProof("The DPoP proof's htu does not match the request URL.")
+        if not isinstance(iat, int | float) or isinstance(iat, bool):
+            raise InvalidDPoPProof("The DPoP proof needs a numeric iat.")
+        now = self.clock()
+        if iat > now + self.max_skew or iat < now - self.max_age:  # §4.3 check 11, §11.1
+            raise InvalidDPoPProof("The DPoP proof was not created within the accepted window.")
+        if access_token is not None:  # §4.3 check 12 (resource requests)
+            if claims.get("ath") != access_token_hash(access_token):
+                raise InvalidDPoPProof("The DPoP proof's ath does not match the access token.")
+        jkt = key.thumbprint()
+        if expected_jkt is not None and jkt != expected_jkt:  # §4.3 check 12, §7.1
+            raise InvalidDPoPProof("The DPoP proof's key is not the key the token is bound to.")
+        # §11.1: a proof is accepted once. The key covers the proof's whole window plus skew.
+        if not self.first_use(f"{jkt}:{jti}", self.max_age + self.max_skew):
+            raise InvalidDPoPProof("This DPoP proof has been used before.")
+        return CheckedProof(jkt=jkt, jti=jti)

@@ -1,0 +1,191 @@
+"""Storage for apps, people's authorizations of them, OAuth codes and tokens, revocations and
+access events. Tokens and codes are looked up by their SHA-256 only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import Row, and_, delete, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from palisade.adapters.storage.tables import (
+    AccessEventRow,
+    AppAuthorizationRow,
+    AppRow,
+    Friendship,
+    OAuthCodeRow,
+    OAuthTokenRow,
+    Person,
+    TokenRevocationRow,
+)
+
+_ALL = aliased(TokenRevocationRow, name="rev_all")
+_BY_APP = aliased(TokenRevocationRow, name="rev_app")
+_BY_PERSON = aliased(TokenRevocationRow, name="rev_person")
+
+# One statement answers everything a resource request needs about its token: the token, its
+# app, the person's authorization, and the three revocation horizons (everyone, this app, this
+# person). Prebuilt once; revoking at any of the three levels is one row write.
+_TOKEN_CONTEXT = (
+    select(OAuthTokenRow, AppRow.suspended_at, AppRow.kind, AppRow.last_activity_at,
+           AppAuthorizationRow.grants, AppAuthorizationRow.scoped_id,
+           AppAuthorizationRow.last_used_at,
+           _ALL.revoked_before.label("rev_all"),
+           _BY_APP.revoked_before.label("rev_app"),
+           _BY_PERSON.revoked_before.label("rev_person"))
+    .join(AppRow, AppRow.id == OAuthTokenRow.app_id)
+    .outerjoin(AppAuthorizationRow, and_(AppAuthorizationRow.app_id == OAuthTokenRow.app_id,
+                                         AppAuthorizationRow.person_id == OAuthTokenRow.person_id))
+    .outerjoin(_ALL, and_(_ALL.scope == "all", _ALL.subject == "*"))
+    .outerjoin(_BY_APP, and_(_BY_APP.scope == "app", _BY_APP.subject == OAuthTokenRow.app_id))
+    .outerjoin(_BY_PERSON, and_(_BY_PERSON.scope == "person",
+                                _BY_PERSON.subject == OAuthTokenRow.person_id))
+)
+
+
+class AppsRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # apps
+    def add_app(self, row: AppRow) -> None:
+        self.session.add(row)
+
+    def app(self, app_id: str) -> AppRow | None:
+        return self.session.get(AppRow, app_id)
+
+    def apps(self, owner_id: str | None = None, kind: str | None = None) -> list[AppRow]:
+        stmt = select(AppRow).order_by(AppRow.created_at, AppRow.id)
+        if owner_id is not None:
+            stmt = stmt.where(AppRow.owner_id == owner_id)
+        if kind is not None:
+            stmt = stmt.where(AppRow.kind == kind)
+        return list(self.session.scalars(stmt))
+
+    def touch_app(self, app_id: str, now: datetime) -> None:
+        self.session.execute(update(AppRow).where(AppRow.id == app_id)
+                             .values(last_activity_at=now))
+
+    # authorizations
+    def authorization(self, app_id: str, person_id: str) -> AppAuthorizationRow | None:
+        return self.session.get(AppAuthorizationRow, (app_id, person_id))
+
+    def authorization_by_scoped_id(self, app_id: str, scoped_id: str
+                                   ) -> AppAuthorizationRow | None:
+        return self.session.scalars(select(AppAuthorizationRow).where(
+            AppAuthorizationRow.app_id == app_id,
+            AppAuthorizationRow.scoped_id == scoped_id)).first()
+
+    def authorizations_of_person(self, person_id: str) -> list[tuple[AppAuthorizationRow, AppRow]]:
+        rows = self.session.execute(
+            select(AppAuthorizationRow, AppRow).join(AppRow, AppRow.id == AppAuthorizationRow.app_id)
+            .where(AppAuthorizationRow.person_id == person_id)
+            .order_by(AppAuthorizationRow.created_at))
+        return [(a, b) for a, b in rows]
+
+    def add_authorization(self, row: AppAuthorizationRow) -> None:
+        self.session.add(row)
+
+    def delete_authorization(self, app_id: str, person_id: str) -> bool:
+        result = self.session.execute(delete(AppAuthorizationRow).where(
+            AppAuthorizationRow.app_id == app_id, AppAuthorizationRow.person_id == person_id))
+        return bool(result.rowcount)
+
+    def touch_authorization(self, app_id: str, person_id: str, now: datetime) -> None:
+        self.session.execute(update(AppAuthorizationRow).where(
+            AppAuthorizationRow.app_id == app_id, AppAuthorizationRow.person_id == person_id)
+            .values(last_used_at=now))
+
+    def consenting_friends(self, app_id: str, person_id: str, after: str | None, limit: int
+                           ) -> Sequence[Row]:
+        """Friends of `person_id` who authorized `app_id`, by scoped id, with their grants. A
+        friend who has not authorized the app is never read here at all."""
+        stmt = (select(AppAuthorizationRow.person_id, AppAuthorizationRow.scoped_id,
+                       AppAuthorizationRow.grants, AppAuthorizationRow.last_used_at)
+                .join(Friendship, and_(Friendship.person_id == person_id,
+                                       Friendship.friend_id == AppAuthorizationRow.person_id))
+                .where(AppAuthorizationRow.app_id == app_id)
+                .order_by(AppAuthorizationRow.scoped_id).limit(limit))
+        if after is not None:
+            stmt = stmt.where(AppAuthorizationRow.scoped_id > after)
+        return self.session.execute(stmt).all()
+
+    # codes
+    def add_code(self, row: OAuthCodeRow) -> None:
+        self.session.add(row)
+
+    def code(self, code_hash: bytes) -> OAuthCodeRow | None:
+        return self.session.get(OAuthCodeRow, code_hash)
+
+    # tokens
+    def add_token(self, row: OAuthTokenRow) -> None:
+        self.session.add(row)
+
+    def token_by_access(self, access_hash: bytes) -> OAuthTokenRow | None:
+        return self.session.scalars(select(OAuthTokenRow).where(
+            OAuthTokenRow.access_hash == access_hash)).first()
+
+    def token_by_refresh(self, refresh_hash: bytes) -> OAuthTokenRow | None:
+        return self.session.scalars(select(OAuthTokenRow).where(
+            OAuthTokenRow.refresh_hash == refresh_hash)).first()
+
+    def token_context(self, access_hash: bytes) -> Row | None:
+        return self.session.execute(
+            _TOKEN_CONTEXT.where(OAuthTokenRow.access_hash == access_hash)).first()
+
+    def revocation_horizons(self, app_id: str, person_id: str | None) -> list[datetime]:
+        """The revocation moments that apply to tokens of this app and person."""
+        wanted = [and_(TokenRevocationRow.scope == "all", TokenRevocationRow.subject == "*"),
+                  and_(TokenRevocationRow.scope == "app", TokenRevocationRow.subject == app_id)]
+        if person_id is not None:
+            wanted.append(and_(TokenRevocationRow.scope == "person",
+                               TokenRevocationRow.subject == person_id))
+        return list(self.session.scalars(
+            select(TokenRevocationRow.revoked_before).where(or_(*wanted))))
+
+    def revoke_family(self, family_id: str, now: datetime) -> int:
+        result = self.session.execute(update(OAuthTokenRow).where(
+            OAuthTokenRow.family_id == family_id, OAuthTokenRow.revoked_at.is_(None))
+            .values(revoked_at=now))
+        return result.rowcount
+
+    def revoke_tokens_of(self, app_id: str, person_id: str, now: datetime) -> int:
+        result = self.session.execute(update(OAuthTokenRow).where(
+            OAuthTokenRow.app_id == app_id, OAuthTokenRow.person_id == person_id,
+            OAuthTokenRow.revoked_at.is_(None)).values(revoked_at=now))
+        return result.rowcount
+
+    def set_revocation(self, scope: str, subject: str, before: datetime) -> None:
+        row = self.session.get(TokenRevocationRow, (scope, subject))
+        if row is None:
+            self.session.add(TokenRevocationRow(scope=scope, subject=subject,
+                                                revoked_before=before))
+        elif row.revoked_before < before:
+            row.revoked_before = before
+
+    def purge_expired(self, now: datetime) -> int:
+        """Delete codes and tokens that can no longer be used by anyone."""
+        n = self.session.execute(delete(OAuthCodeRow).where(OAuthCodeRow.expires_at < now)
+                                 ).rowcount
+        n += self.session.execute(delete(OAuthTokenRow).where(
+            OAuthTokenRow.expires_at < now,
+            (OAuthTokenRow.refresh_expires_at.is_(None))
+            | (OAuthTokenRow.refresh_expires_at < now))).rowcount
+        return n
+
+    # access events
+    def add_access_events(self, rows: Iterable[AccessEventRow]) -> None:
+        self.session.add_all(list(rows))
+
+    def access_events(self, person_id: str | None = None, actor_id: str | None = None,
+                      limit: int = 100) -> list[AccessEventRow]:
+        stmt = select(AccessEventRow).order_by(AccessEventRow.id.desc()).limit(limit)
+        if person_id is not None:
+            stmt = stmt.where(AccessEventRow.person_id == person_id)
+        if actor_id is not None:
+            stmt = stmt.where(AccessEventRow.actor_id == actor_id)
+        return list(self.session.scalars(stmt))
+
+    def person_exists(self, person_id: str) -> bool:
+        return self.session.get(Person, person_id) is not None

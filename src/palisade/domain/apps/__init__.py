@@ -1,0 +1,1 @@
+"""Apps and partners under consent: purposes, grants, and the friend-data firewall (pure)."""

@@ -1,0 +1,194 @@
+"""The OAuth 2.0 endpoints (authorization, token, revocation, introspection, metadata) and the
+consent and sign-in pages. Thin: parsing and rendering here, protocol in services.apps."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from palisade.bootstrap import Platform
+from palisade.domain.errors import DomainError, Unauthenticated
+from palisade.entrypoints.http.dependencies import client_address
+from palisade.services.apps.oauth_server import HttpRequest
+from palisade.services.apps.oauth_server import Response as OAuthResponse
+
+router = APIRouter(tags=["oauth"])
+templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
+
+COOKIE = "palisade_session"
+MAX_FORM_BYTES = 64 * 1024
+UI_FIELDS = {"csrf", "grant", "decision"}
+# The consent page must never be framed (clickjacking) and loads nothing from elsewhere.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+def _platform(request: Request) -> Platform:
+    return request.app.state.platform
+
+
+async def _form(request: Request) -> list[tuple[str, str]]:
+    """application/x-www-form-urlencoded only (RFC 6749 §4.1.3, RFC 7009 §2.1)."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    body = await request.body()
+    if ctype != "application/x-www-form-urlencoded" or len(body) > MAX_FORM_BYTES:
+        return []
+    try:
+        return parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200)
+    except (UnicodeDecodeError, ValueError):
+        return []
+
+
+def _oauth_request(p: Platform, request: Request, form: list[tuple[str, str]],
+                   query: list[tuple[str, str]] | None = None) -> HttpRequest:
+    url = p.settings.public_url.rstrip("/") + request.url.path
+    if request.url.query:
+        url += "?" + request.url.query
+    return HttpRequest(request.method, url, dict(request.headers),
+                       list(request.query_params.multi_items()) if query is None else query,
+                       form, dpop_proof=request.headers.get("dpop"))
+
+
+def _to_response(result: OAuthResponse) -> Response:
+    headers = dict(result.headers)
+    if result.status == 302:
+        return RedirectResponse(headers.pop("Location"), status_code=302, headers=headers)
+    headers.pop("Content-Type", None)
+    return JSONResponse(result.body if isinstance(result.body, dict) else {},
+                        status_code=result.status, headers=headers)
+
+
+def _csrf(p: Platform, session_token: str) -> str:
+    key = hmac.new(p.keyrings.get().secrets["one_time_codes"], b"palisade/oauth-consent-csrf/v1",
+                   hashlib.sha256).digest()
+    return hmac.new(key, session_token.encode(), hashlib.sha256).hexdigest()
+
+
+def _page(request: Request, name: str, status: int = 200, **context: object) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context, status_code=status,
+                                      headers=PAGE_HEADERS)
+
+
+def _signed_in(p: Platform, request: Request) -> str | None:
+    token = request.cookies.get(COOKIE)
+    try:
+        return p.accounts.authenticate(token).person_id if token else None
+    except Unauthenticated:
+        return None
+
+
+def _error_page(request: Request, error: OAuth2Error) -> Response:
+    # An error is sent back to the app only when Authlib validated the redirect URI
+    # (RFC 6749 §4.1.2.1); otherwise the person sees it here.
+    if error.redirect_uri:
+        status, _body, headers = error()
+        return RedirectResponse(dict(headers)["Location"], status_code=302)
+    message = error.description or error.error.replace("_", " ")
+    return _page(request, "oauth_error.html", 400, message=message)
+
+
+@router.get("/.well-known/oauth-authorization-server")
+def metadata(request: Request) -> JSONResponse:
+    """Authorization server metadata (RFC 8414)."""
+    return JSONResponse(_platform(request).oauth.metadata(),
+                        headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/oauth/authorize", response_class=HTMLResponse)
+async def authorize_page(request: Request) -> Response:
+    """The authorization endpoint (RFC 6749 §3.1): sign in if needed, then the consent page."""
+    p = _platform(request)
+    person_id = await run_in_threadpool(_signed_in, p, request)
+    if person_id is None:
+        return _page(request, "oauth_signin.html", next=str(request.url.path) + "?" +
+                     request.url.query)
+    oauth_request = _oauth_request(p, request, [])
+    try:
+        view = await run_in_threadpool(p.oauth.consent, oauth_request, person_id)
+    except OAuth2Error as error:
+        return _error_page(request, error)
+    return _page(request, "oauth_consent.html", view=view,
+                 csrf=_csrf(p, request.cookies[COOKIE]),
+                 expiry_days=p.settings.app_access_expiry_days)
+
+
+@router.post("/oauth/authorize")
+async def authorize_decision(request: Request) -> Response:
+    """The person's answer on the consent page."""
+    p = _platform(request)
+    form = await _form(request)
+    person_id = await run_in_threadpool(_signed_in, p, request)
+    given = dict(form).get("csrf", "")
+    if person_id is None or not hmac.compare_digest(given, _csrf(p, request.cookies[COOKIE])):
+        return _page(request, "oauth_error.html", 400,
+                     message="This form has expired or did not come from this page.")
+    params = [(k, v) for k, v in form if k not in UI_FIELDS]
+    ticked = [v for k, v in form if k == "grant"]
+    allow = dict(form).get("decision") == "allow"
+    oauth_request = _oauth_request(p, request, [], query=params)
+    oauth_request.method = "GET"  # Authlib validates the authorization request as sent
+    result = await run_in_threadpool(p.oauth.decide, oauth_request, person_id, ticked, allow)
+    if result.status != 302:
+        return _page(request, "oauth_error.html", 400,
+                     message=str(result.body.get("error_description") or result.body.get(
+                         "error", "The request is not valid."))
+                     if isinstance(result.body, dict) else "The request is not valid.")
+    return _to_response(result)
+
+
+@router.post("/oauth/signin", response_class=HTMLResponse)
+async def signin(request: Request) -> Response:
+    """Password sign-in for the authorization page; sets an HttpOnly session cookie."""
+    p = _platform(request)
+    form = dict(await _form(request))
+    nxt = form.get("next", "")
+    if not nxt.startswith("/oauth/authorize?"):  # never an open redirect
+        nxt = "/oauth/authorize?"
+    try:
+        signed = await run_in_threadpool(p.accounts.sign_in_with_password,
+                                         form.get("identifier", ""), form.get("password", ""),
+                                         client_address(request, p))
+    except DomainError as exc:
+        return _page(request, "oauth_signin.html", exc.status, next=nxt, error=exc.detail)
+    response = RedirectResponse(nxt, status_code=303)
+    response.set_cookie(COOKIE, signed.token, httponly=True, samesite="lax", path="/oauth",
+                        secure=p.settings.public_url.startswith("https://"))
+    return response
+
+
+@router.post("/oauth/token")
+async def token(request: Request) -> Response:
+    """The token endpoint (RFC 6749 §3.2): every token is bound to the DPoP key of the proof
+    sent with the request (RFC 9449 §5)."""
+    p = _platform(request)
+    oauth_request = _oauth_request(p, request, await _form(request), query=[])
+    return _to_response(await run_in_threadpool(p.oauth.token, oauth_request))
+
+
+@router.post("/oauth/revoke")
+async def revoke(request: Request) -> Response:
+    """Token revocation (RFC 7009)."""
+    p = _platform(request)
+    oauth_request = _oauth_request(p, request, await _form(request), query=[])
+    return _to_response(await run_in_threadpool(p.oauth.revoke, oauth_request))
+
+
+@router.post("/oauth/introspect")
+async def introspect(request: Request) -> Response:
+    """Token introspection (RFC 7662), for an app's own tokens."""
+    p = _platform(request)
+    oauth_request = _oauth_request(p, request, await _form(request), query=[])
+    return _to_response(await run_in_threadpool(p.oauth.introspect, oauth_request))
+

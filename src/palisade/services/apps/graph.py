@@ -1,0 +1,165 @@
+"""The Graph API for apps: a person's data as the friend-data firewall releases it, and an
+access event for every release (and every refusal for being outside purpose)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+
+from palisade.adapters.storage.apps_repository import AppsRepository
+from palisade.adapters.storage.database import UnitOfWork
+from palisade.adapters.storage.repository import Repository
+from palisade.adapters.storage.tables import AccessEventRow
+from palisade.domain.access import Relationship
+from palisade.domain.apps.firewall import SubjectConsent, released_fields, shows_friendship
+from palisade.domain.apps.grants import AppField, Grant, Purpose, parse_grant
+from palisade.domain.errors import InvalidInput, NotFound, OutsidePurpose
+from palisade.services.apps.resource import AppCaller
+from palisade.services.clock import Clock
+from palisade.services.profiles import Profiles
+
+NOT_FOUND = "No such person."  # the same for unknown, not authorized, blocked and erased
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True)
+class GraphPerson:
+    id: str  # app-scoped
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class GraphPage:
+    people: list[GraphPerson]
+    next_cursor: str | None
+
+
+def parse_purpose(value: str | None) -> Purpose:
+    try:
+        return Purpose(value or "")
+    except ValueError:
+        raise InvalidInput("State the purpose of the call in the Palisade-Purpose header: one "
+                           "of " + ", ".join(p.value for p in Purpose) + ".") from None
+
+
+class Graph:
+    def __init__(self, uow: UnitOfWork, profiles: Profiles, clock: Clock,
+                 access_expiry: timedelta) -> None:
+        self.uow = uow
+        self.profiles = profiles
+        self.clock = clock
+        self.access_expiry = access_expiry
+
+    def _consent(self, grants: list[str], last_used_at: datetime, now: datetime
+                 ) -> SubjectConsent:
+        return SubjectConsent(frozenset(parse_grant(g) for g in grants),
+                              fresh=now < last_used_at + self.access_expiry)
+
+    def _require_purpose(self, caller: AppCaller, purpose: Purpose, route: str,
+                         field: AppField | None = None) -> None:
+        """The call must be within what the person it acts for granted; otherwise 403, and
+        the refusal is recorded (in its own transaction, so the failed call cannot undo it)."""
+        ok = (any(g.purpose is purpose for g in caller.grants) if field is None
+              else Grant(field, purpose) in caller.grants)
+        if ok:
+            return
+        if caller.person_id is not None:
+            with self.uow() as session:
+                AppsRepository(session).add_access_events(
+                    [self._event(caller, caller.person_id, [], purpose, route, "refused")])
+        raise OutsidePurpose(
+            f"This token's grants do not include the purpose {purpose.value}"
+            + (f" for {field.value}" if field else "") + ".")
+
+    def _event(self, caller: AppCaller, person_id: str, fields: list[str], purpose: Purpose,
+               route: str, outcome: str = "released") -> AccessEventRow:
+        return AccessEventRow(person_id=person_id, actor_kind=caller.kind,
+                              actor_id=caller.app_id, fields=sorted(fields),
+                              purpose=purpose.value, outcome=outcome, route=route,
+                              at=self.clock())
+
+    def _person_only(self, caller: AppCaller) -> str:
+        if caller.person_id is None:
+            raise OutsidePurpose("This call needs a token granted by a person.")
+        return caller.person_id
+
+    def me(self, caller: AppCaller, purpose: Purpose) -> GraphPerson:
+        person_id = self._person_only(caller)
+        now = self.clock()
+        self._require_purpose(caller, purpose, "/v1/graph/me")
+        with self.uow() as session:
+            apps = AppsRepository(session)
+            auth = apps.authorization(caller.app_id, person_id)
+            assert auth is not None  # the token check made sure
+            consent = self._consent(auth.grants, auth.last_used_at, now)
+            rendered = self.profiles._render(
+                Repository(session), person_id, Relationship.SELF,
+                released=partial(released_fields, consent, purpose, Relationship.SELF))
+            apps.add_access_events([self._event(caller, person_id, list(rendered.fields),
+                                                purpose, "/v1/graph/me")])
+            return GraphPerson(auth.scoped_id, rendered.fields)
+
+    def person(self, caller: AppCaller, scoped_id: str, purpose: Purpose) -> GraphPerson:
+        viewer = self._person_only(caller)
+        now = self.clock()
+        route = "/v1/graph/people/{id}"
+        self._require_purpose(caller, purpose, route)
+        with self.uow() as session:
+            apps = AppsRepository(session)
+            auth = apps.authorization_by_scoped_id(caller.app_id, scoped_id)
+            if auth is None:  # the person never authorized this app: they do not exist for it
+                raise NotFound(NOT_FOUND)
+            repo = Repository(session)
+            if auth.person_id == viewer:
+                relationship, row = Relationship.SELF, None
+            else:
+                relationship, row = self.profiles._classify(repo, viewer, auth.person_id)
+                if row is None or relationship is Relationship.BLOCKED:
+                    raise NotFound(NOT_FOUND)
+            consent = self._consent(auth.grants, auth.last_used_at, now)
+            rendered = self.profiles._render(
+                repo, auth.person_id, relationship, prefetched=row,
+                released=partial(released_fields, consent, purpose, relationship))
+            apps.add_access_events([self._event(caller, auth.person_id, list(rendered.fields),
+                                                purpose, route)])
+            return GraphPerson(auth.scoped_id, rendered.fields)
+
+    def friends(self, caller: AppCaller, purpose: Purpose, after: str | None = None,
+                limit: int = 50) -> GraphPage:
+        """Friends of the person the app acts for who also authorized the app and granted it
+        their friendships for this purpose. Nobody else is read, counted or hinted at."""
+        person_id = self._person_only(caller)
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidInput(f"limit must be 1 to {MAX_PAGE}.")
+        if after is not None and (len(after) > 32 or not after.replace("-", "").replace(
+                "_", "").isalnum()):
+            raise InvalidInput("cursor is not valid.")
+        now = self.clock()
+        route = "/v1/graph/me/friends"
+        self._require_purpose(caller, purpose, route, AppField.FRIENDS)
+        with self.uow() as session:
+            apps = AppsRepository(session)
+            own = apps.authorization(caller.app_id, person_id)
+            assert own is not None
+            if not shows_friendship(self._consent(own.grants, own.last_used_at, now), purpose):
+                return GraphPage([], None)  # the caller's own grant has expired
+            rows = apps.consenting_friends(caller.app_id, person_id, after, limit + 1)
+            more = len(rows) > limit
+            rows = rows[:limit]
+            consents = {r.person_id: self._consent(r.grants, r.last_used_at, now) for r in rows}
+            shown = [r for r in rows if shows_friendship(consents[r.person_id], purpose)]
+            rendered = self.profiles.render_many(
+                Repository(session), {r.person_id: Relationship.FRIEND for r in shown},
+                released={r.person_id: partial(released_fields, consents[r.person_id], purpose,
+                                               Relationship.FRIEND) for r in shown})
+            people = [GraphPerson(r.scoped_id, rendered[r.person_id].fields if r.person_id
+                                  in rendered else {}) for r in shown]
+            events = [self._event(caller, r.person_id,
+                                  ["friends", *(rendered[r.person_id].fields
+                                                if r.person_id in rendered else {})],
+                                  purpose, route) for r in shown]
+            if shown:
+                events.append(self._event(caller, person_id, ["friends"], purpose, route))
+            apps.add_access_events(events)
+            return GraphPage(people, rows[-1].scoped_id if more and rows else None)

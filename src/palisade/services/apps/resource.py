@@ -1,0 +1,80 @@
+"""The resource side of app access: checking a DPoP-bound access token on every Graph API
+request (RFC 9449 §7), in one database query plus one proof check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from palisade.adapters.oauth.rfc9449_dpop import DPoPVerifier, InvalidDPoPProof
+from palisade.adapters.storage.apps_repository import AppsRepository
+from palisade.adapters.storage.database import UnitOfWork
+from palisade.config import Settings
+from palisade.domain.apps.grants import Grant, parse_grant
+from palisade.domain.errors import InvalidAppToken
+from palisade.services.apps.oauth_server import ACCESS_PREFIX, GRAPH_PATH, sha256
+from palisade.services.clock import Clock
+
+ACTIVITY_RESOLUTION = timedelta(hours=1)  # an app's last activity is written at most hourly
+
+
+@dataclass(frozen=True, slots=True)
+class AppCaller:
+    """Who is calling: the app, the person it acts for, and what that person granted."""
+
+    app_id: str
+    kind: str
+    person_id: str | None
+    scoped_id: str | None
+    grants: frozenset[Grant]  # the token's scope, narrowed to what the person still grants
+    last_used_at: datetime | None
+
+
+def split_authorization(header: str | None) -> str:
+    scheme, _, token = (header or "").partition(" ")
+    if scheme.lower() != "dpop" or not token.strip():
+        raise InvalidAppToken("Send 'Authorization: DPoP <access token>' with a DPoP proof; "
+                              "bearer tokens are not accepted for apps.")
+    return token.strip()
+
+
+class ResourceGuard:
+    def __init__(self, settings: Settings, uow: UnitOfWork, dpop: DPoPVerifier,
+                 clock: Clock) -> None:
+        self.uow = uow
+        self.dpop = dpop
+        self.clock = clock
+        self.resource_id = settings.public_url.rstrip("/") + GRAPH_PATH
+        self.inactivity = timedelta(days=settings.app_inactivity_days)
+
+    def verify(self, authorization: str | None, proof: str | None, method: str,
+               url: str) -> AppCaller:
+        token = split_authorization(authorization)
+        if not token.startswith(ACCESS_PREFIX) or len(token) > 128:
+            raise InvalidAppToken("The access token is not valid.")
+        now = self.clock()
+        with self.uow() as session:
+            repo = AppsRepository(session)
+            ctx = repo.token_context(sha256(token))
+            if ctx is None:
+                raise InvalidAppToken("The access token is not valid.")
+            row = ctx.OAuthTokenRow
+            horizons = [h for h in (ctx.rev_all, ctx.rev_app, ctx.rev_person) if h is not None]
+            if (row.revoked_at is not None or row.expires_at <= now
+                    or any(row.issued_at <= h for h in horizons)
+                    or ctx.suspended_at is not None
+                    or ctx.last_activity_at + self.inactivity <= now
+                    or row.resource != self.resource_id
+                    or (row.person_id is not None and ctx.grants is None)):
+                raise InvalidAppToken("The access token has expired or been revoked.")
+            try:  # §7.1: the proof must match this request and the token's key
+                self.dpop.check(proof, method, url, access_token=token, expected_jkt=row.jkt)
+            except InvalidDPoPProof as exc:
+                raise InvalidAppToken(str(exc), error="invalid_dpop_proof") from None
+            if now - ctx.last_activity_at > ACTIVITY_RESOLUTION:
+                repo.touch_app(row.app_id, now)
+            token_grants = {parse_grant(t) for t in row.scope.split()}
+            current = {parse_grant(t) for t in ctx.grants} if ctx.grants is not None else set()
+            return AppCaller(row.app_id, ctx.kind, row.person_id, ctx.scoped_id,
+                             frozenset(token_grants & current) if row.person_id
+                             else frozenset(token_grants), ctx.last_used_at)

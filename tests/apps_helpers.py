@@ -1,0 +1,91 @@
+"""Helpers for the app tests: a person with a password over HTTP, an app, and a browser that
+signs in and answers the consent page as a person would."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from urllib.parse import urlencode, urljoin
+
+import httpx
+
+from palisade.bootstrap import Platform
+from tests.conftest import last_code, unique_phone
+
+PASSWORD = "correct horse battery staple"
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+@dataclass
+class HttpPerson:
+    id: str
+    phone: str
+    token: str
+
+
+def http_person(client: httpx.Client, live_platform: Platform, name: str) -> HttpPerson:
+    phone = unique_phone()
+    assert client.post("/v1/auth/codes", json={"identifier": phone}).status_code == 202
+    r = client.post("/v1/auth/sessions", json={"identifier": phone,
+                                               "code": last_code(live_platform, phone)})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    headers = {"Authorization": f"Bearer {body['token']}"}
+    assert client.put("/v1/me/password", json={"new_password": PASSWORD},
+                      headers=headers).status_code in (200, 204)
+    client.patch("/v1/me/profile", json={"fields": {"name": name, "birthday": "1990-04-01"}},
+                 headers=headers)
+    return HttpPerson(body["person_id"], phone, body["token"])
+
+
+class _Forms(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.inputs: list[dict[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "input":
+            self.inputs.append({k: v or "" for k, v in attrs})
+
+
+def consent_form(html: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """The hidden fields and the grant checkboxes of the consent page."""
+    parser = _Forms()
+    parser.feed(html)
+    hidden = [(i["name"], i.get("value", "")) for i in parser.inputs if i.get("type") == "hidden"]
+    grants = [i["value"] for i in parser.inputs if i.get("name") == "grant"]
+    return hidden, grants
+
+
+def browser_authorize(base_url: str, authorize_uri: str, person: HttpPerson,
+                      untick: set[str] = frozenset(), deny: bool = False) -> str:
+    """Follow an authorization URI as a person: sign in, read the consent page, untick some
+    pairs, answer. Returns the redirect Location sent back to the app."""
+    with httpx.Client(base_url=base_url, timeout=10, follow_redirects=False) as browser:
+        page = browser.get(authorize_uri)
+        assert page.status_code == 200 and 'action="/oauth/signin"' in page.text, page.text
+        nxt = re.search(r'name="next" value="([^"]*)"', page.text).group(1).replace("&amp;", "&")
+        signed = browser.post("/oauth/signin", data={"identifier": person.phone,
+                                                     "password": PASSWORD, "next": nxt})
+        assert signed.status_code == 303, signed.text
+        consent = browser.get(urljoin(base_url, signed.headers["location"]))
+        assert consent.status_code == 200 and 'id="allow"' in consent.text, consent.text
+        hidden, grants = consent_form(consent.text)
+        form = hidden + [("grant", g) for g in grants if g not in untick]
+        form.append(("decision", "deny" if deny else "allow"))
+        answer = browser.post("/oauth/authorize", content=urlencode(form), headers=FORM)
+        assert answer.status_code == 302, answer.text
+        return answer.headers["location"]
+
+
+def register_app(client: httpx.Client, owner: HttpPerson, requested: dict[str, list[str]],
+                 redirect_uri: str = "http://127.0.0.1:9/callback",
+                 confidential: bool = True) -> tuple[str, str | None]:
+    r = client.post("/v1/apps", headers={"Authorization": f"Bearer {owner.token}"}, json={
+        "name": "Quiz of the Day", "redirect_uris": [redirect_uri], "requested": requested,
+        "privacy_policy_url": "https://quiz.example.com/privacy",
+        "deletion_callback_url": "https://quiz.example.com/deleted",
+        "confidential": confidential})
+    assert r.status_code == 201, r.text
+    return r.json()["client_id"], r.json()["client_secret"]
