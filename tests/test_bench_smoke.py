@@ -53,3 +53,20 @@ def test_profile_read_bench_quick_sqlite(tmp_path: Path) -> None:
     for key in ("ours_per_s", "casbin_per_s", "ratio"):
         assert positive_figure(decision[key]), key
     assert isinstance(decision["met"], bool)
+
+
+@pytest.mark.timeout(240)
+def test_tokens_bench_runs_and_reports_every_path(tmp_path: Path) -> None:
+    out = tmp_path / "tokens.json"
+    bench = BENCH.parent / "tokens.py"
+    proc = subprocess.run([sys.executable, str(bench), "--checks", "400", "--rounds", "2",
+                           "--tokens", "50", "--json", str(out)],
+                          capture_output=True, text=True, timeout=220, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "Target: DPoP costs at most 2× bearer" in proc.stdout
+    rows = {r["path"]: r for r in json.loads(out.read_text())["rows"]}
+    assert len(rows) == 3 and next(iter(rows)).startswith("bearer")
+    for row in rows.values():
+        assert row["checks"] == 400
+        for key in ("per_second", "p50_us", "p99_us", "cost_vs_bearer"):
+            assert positive_figure(row[key]), (row["path"], key)

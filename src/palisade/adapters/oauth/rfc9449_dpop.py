@@ -10,13 +10,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
 from joserfc import jws
 from joserfc.errors import JoseError
-from joserfc.jwk import JWKRegistry
+from joserfc.jwk import ECKey, JWKRegistry, OKPKey
 
 # §3.1: asymmetric algorithms only; "none" and MACs are refused.
 SIGNING_ALGORITHMS = ("ES256", "ES384", "Ed25519", "EdDSA", "RS256", "PS256")  # EdDSA: RFC 9864
@@ -49,6 +52,7 @@ def access_token_hash(access_token: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+@lru_cache(maxsize=1024)
 def normalise_htu(url: str) -> str:
     """§4.3 check 9: the URI without query and fragment, scheme and host case-folded."""
     parts = urlsplit(url)
@@ -57,6 +61,17 @@ def normalise_htu(url: str) -> str:
     default = {"http": 80, "https": 443}.get(parts.scheme.lower())
     netloc = host if port is None or port == default else f"{host}:{port}"
     return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", "", ""))
+
+
+@lru_cache(maxsize=4096)
+def _public_key(jwk_json: str) -> tuple[object, str]:
+    """The imported key and its RFC 7638 thumbprint, cached by the JWK's exact JSON: a client
+    signs many proofs with one key, and importing an EC point costs as much as the rest of the
+    checks. Only public keys get here; a cache of public keys holds no secret."""
+    key = JWKRegistry.import_key(json.loads(jwk_json))
+    if key.is_private:
+        raise ValueError("private key")
+    return key, key.thumbprint()
 
 
 class DPoPVerifier:
@@ -91,9 +106,10 @@ class DPoPVerifier:
                                                                  "k")):
             raise InvalidDPoPProof("The DPoP proof's jwk must be a public key.")  # check 7
         try:
-            key = JWKRegistry.import_key(jwk)
-            if key.is_private:
-                raise InvalidDPoPProof("The DPoP proof's jwk must be a public key.")
+            key, jkt = _public_key(json.dumps(jwk, sort_keys=True))
+        except (JoseError, ValueError, TypeError, KeyError):
+            raise InvalidDPoPProof("The DPoP proof's jwk must be a public key.") from None
+        try:
             obj = jws.deserialize_compact(proof, key, algorithms=[alg])  # check 6
             claims = json.loads(obj.payload)
         except (JoseError, ValueError, TypeError, KeyError):
@@ -115,10 +131,34 @@ class DPoPVerifier:
         if access_token is not None:  # §4.3 check 12 (resource requests)
             if claims.get("ath") != access_token_hash(access_token):
                 raise InvalidDPoPProof("The DPoP proof's ath does not match the access token.")
-        jkt = key.thumbprint()
         if expected_jkt is not None and jkt != expected_jkt:  # §4.3 check 12, §7.1
             raise InvalidDPoPProof("The DPoP proof's key is not the key the token is bound to.")
         # §11.1: a proof is accepted once. The key covers the proof's whole window plus skew.
         if not self.first_use(f"{jkt}:{jti}", self.max_age + self.max_skew):
             raise InvalidDPoPProof("This DPoP proof has been used before.")
         return CheckedProof(jkt=jkt, jti=jti)
+
+
+class ProofKey:
+    """The client side (§4.2): a key pair and proofs signed with it. Palisade's own clients use
+    it (the incident replays act as apps; the benchmarks and tests too)."""
+
+    def __init__(self, alg: str = "ES256") -> None:
+        if alg not in ("ES256", "Ed25519", "EdDSA"):
+            raise ValueError("ES256 or Ed25519")
+        self.alg = alg
+        self.key = OKPKey.generate_key("Ed25519") if alg != "ES256" else ECKey.generate_key(
+            "P-256")
+        self.public_jwk = self.key.as_dict(private=False)
+        self.jkt = self.key.thumbprint()
+
+    def proof(self, method: str, url: str, access_token: str | None = None,
+              iat: float | None = None, jti: str | None = None, typ: str = "dpop+jwt",
+              **claims: object) -> str:
+        header = {"typ": typ, "alg": self.alg, "jwk": self.public_jwk}
+        payload = {"jti": jti or secrets.token_urlsafe(16), "htm": method, "htu": url,
+                   "iat": int(time.time() if iat is None else iat), **claims}
+        if access_token is not None:
+            payload["ath"] = access_token_hash(access_token)
+        return jws.serialize_compact(header, json.dumps(payload).encode(), self.key,
+                                     algorithms=[self.alg])

@@ -49,32 +49,39 @@ class ResourceGuard:
 
     def verify(self, authorization: str | None, proof: str | None, method: str,
                url: str) -> AppCaller:
+        """The whole check of an app's request: the token, then its DPoP proof."""
         token = split_authorization(authorization)
+        with self.uow() as session:
+            caller, jkt = self.token_check(AppsRepository(session), token)
+            try:  # §7.1: the proof must match this request and the token's key
+                self.dpop.check(proof, method, url, access_token=token, expected_jkt=jkt)
+            except InvalidDPoPProof as exc:
+                raise InvalidAppToken(str(exc), error="invalid_dpop_proof") from None
+            return caller
+
+    def token_check(self, repo: AppsRepository, token: str) -> tuple[AppCaller, str]:
+        """The token alone (what a bearer check would be): one query for the token, its app,
+        the person's authorization and the revocation horizons. Returns the caller and the
+        key thumbprint the token is bound to."""
         if not token.startswith(ACCESS_PREFIX) or len(token) > 128:
             raise InvalidAppToken("The access token is not valid.")
         now = self.clock()
-        with self.uow() as session:
-            repo = AppsRepository(session)
-            ctx = repo.token_context(sha256(token))
-            if ctx is None:
-                raise InvalidAppToken("The access token is not valid.")
-            row = ctx.OAuthTokenRow
-            horizons = [h for h in (ctx.rev_all, ctx.rev_app, ctx.rev_person) if h is not None]
-            if (row.revoked_at is not None or row.expires_at <= now
-                    or any(row.issued_at <= h for h in horizons)
-                    or ctx.suspended_at is not None
-                    or ctx.last_activity_at + self.inactivity <= now
-                    or row.resource != self.resource_id
-                    or (row.person_id is not None and ctx.grants is None)):
-                raise InvalidAppToken("The access token has expired or been revoked.")
-            try:  # §7.1: the proof must match this request and the token's key
-                self.dpop.check(proof, method, url, access_token=token, expected_jkt=row.jkt)
-            except InvalidDPoPProof as exc:
-                raise InvalidAppToken(str(exc), error="invalid_dpop_proof") from None
-            if now - ctx.last_activity_at > ACTIVITY_RESOLUTION:
-                repo.touch_app(row.app_id, now)
-            token_grants = {parse_grant(t) for t in row.scope.split()}
-            current = {parse_grant(t) for t in ctx.grants} if ctx.grants is not None else set()
-            return AppCaller(row.app_id, ctx.kind, row.person_id, ctx.scoped_id,
-                             frozenset(token_grants & current) if row.person_id
-                             else frozenset(token_grants), ctx.last_used_at)
+        ctx = repo.token_context(sha256(token))
+        if ctx is None:
+            raise InvalidAppToken("The access token is not valid.")
+        row = ctx.OAuthTokenRow
+        horizons = [h for h in (ctx.rev_all, ctx.rev_app, ctx.rev_person) if h is not None]
+        if (row.revoked_at is not None or row.expires_at <= now
+                or any(row.issued_at <= h for h in horizons)
+                or ctx.suspended_at is not None
+                or ctx.last_activity_at + self.inactivity <= now
+                or row.resource != self.resource_id
+                or (row.person_id is not None and ctx.grants is None)):
+            raise InvalidAppToken("The access token has expired or been revoked.")
+        if now - ctx.last_activity_at > ACTIVITY_RESOLUTION:
+            repo.touch_app(row.app_id, now)
+        token_grants = {parse_grant(t) for t in row.scope.split()}
+        current = {parse_grant(t) for t in ctx.grants} if ctx.grants is not None else set()
+        return AppCaller(row.app_id, ctx.kind, row.person_id, ctx.scoped_id,
+                         frozenset(token_grants & current) if row.person_id
+                         else frozenset(token_grants), ctx.last_used_at), row.jkt
