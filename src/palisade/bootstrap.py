@@ -33,6 +33,7 @@ from palisade.adapters.oauth.rfc9449_dpop import DPoPVerifier
 from palisade.services.accounts import Accounts
 from palisade.services.apps.graph import Graph
 from palisade.services.apps.oauth_server import OAuthServer
+from palisade.services.apps.partners import Partners
 from palisade.services.apps.registry import AppRegistry
 from palisade.services.apps.resource import ResourceGuard
 from palisade.domain.discovery.quotas import DiscoveryLimits
@@ -63,6 +64,7 @@ class Platform:
     maintenance: Maintenance
     discovery: Discovery
     apps: AppRegistry
+    partners: Partners
     oauth: OAuthServer
     resource: ResourceGuard
     graph: Graph
@@ -139,13 +141,15 @@ def build(settings: Settings | None = None, clock: Clock = system_clock,
                         lambda: clock().timestamp(),
                         max_age_seconds=settings.dpop_max_age_seconds)
     access_expiry = timedelta(days=settings.app_access_expiry_days)
+    registry = AppRegistry(uow, passwords, clock, access_expiry)
     return Platform(
         settings=settings, engine=engine, uow=uow, keyrings=keyrings, envelope=envelope,
         limiter=limiter, delivery=delivery, outbox=outbox, accounts=accounts,
         profiles=profiles, social=Social(uow, clock), discovery=discovery,
         messaging=Messaging(uow, keys, clock),
         maintenance=Maintenance(uow, envelope, keyrings, clock),
-        apps=AppRegistry(uow, passwords, clock, access_expiry),
+        apps=registry,
+        partners=Partners(uow, registry, clock),
         oauth=OAuthServer(settings, uow, passwords, dpop, clock),
         resource=ResourceGuard(settings, uow, dpop, clock),
         graph=Graph(uow, profiles, clock, access_expiry),

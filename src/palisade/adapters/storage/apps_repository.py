@@ -16,6 +16,7 @@ from palisade.adapters.storage.tables import (
     Friendship,
     OAuthCodeRow,
     OAuthTokenRow,
+    PartnerAgreementRow,
     Person,
     TokenRevocationRow,
 )
@@ -110,6 +111,36 @@ class AppsRepository:
         if after is not None:
             stmt = stmt.where(AppAuthorizationRow.scoped_id > after)
         return self.session.execute(stmt).all()
+
+    def authorizations_of_app(self, app_id: str, after: str | None, limit: int
+                              ) -> Sequence[AppAuthorizationRow]:
+        stmt = (select(AppAuthorizationRow).where(AppAuthorizationRow.app_id == app_id)
+                .order_by(AppAuthorizationRow.scoped_id).limit(limit))
+        if after is not None:
+            stmt = stmt.where(AppAuthorizationRow.scoped_id > after)
+        return list(self.session.scalars(stmt))
+
+    # partner agreements
+    def add_agreement(self, row: PartnerAgreementRow) -> None:
+        self.session.add(row)
+
+    def agreement(self, agreement_id: str) -> PartnerAgreementRow | None:
+        return self.session.get(PartnerAgreementRow, agreement_id)
+
+    def agreements(self, partner_id: str | None = None) -> list[PartnerAgreementRow]:
+        stmt = select(PartnerAgreementRow).order_by(PartnerAgreementRow.starts_at)
+        if partner_id is not None:
+            stmt = stmt.where(PartnerAgreementRow.partner_id == partner_id)
+        return list(self.session.scalars(stmt))
+
+    def active_agreements(self, now: datetime, partner_id: str | None = None
+                          ) -> list[PartnerAgreementRow]:
+        stmt = select(PartnerAgreementRow).where(
+            PartnerAgreementRow.starts_at <= now, PartnerAgreementRow.ends_at > now,
+            PartnerAgreementRow.terminated_at.is_(None))
+        if partner_id is not None:
+            stmt = stmt.where(PartnerAgreementRow.partner_id == partner_id)
+        return list(self.session.scalars(stmt))
 
     # codes
     def add_code(self, row: OAuthCodeRow) -> None:

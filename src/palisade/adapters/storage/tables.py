@@ -302,6 +302,24 @@ class AppRow(Base):
     suspended_reason: Mapped[str | None] = mapped_column(String(500))
 
 
+class PartnerAgreementRow(Base):
+    """An operator's agreement with a partner: what it may receive (field:purpose pairs), on
+    what legal basis, from when until when. People still opt in one by one before anything
+    about them flows; the agreement only bounds what they can be asked for."""
+
+    __tablename__ = "partner_agreements"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    partner_id: Mapped[str] = mapped_column(ID, ForeignKey("apps.id", ondelete="CASCADE"),
+                                            index=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    legal_basis: Mapped[str] = mapped_column(String(32))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    terminated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(String(500))
+
+
 class AppAuthorizationRow(Base):
     """One person's authorization of one app: the grants (field:purpose) they ticked, the id the
     app knows them by, and when they last used it (access to non-public fields expires)."""

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from palisade.domain.access import Relationship
 from palisade.domain.profile import Audience, ProfileField
@@ -298,3 +298,45 @@ class RevokedOut(BaseModel):
 
 class SuspendRequest(Strict):
     reason: str = Field(min_length=1, max_length=500)
+
+
+class PartnerCreate(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    privacy_policy_url: str = Field(max_length=2048)
+    deletion_callback_url: str = Field(max_length=2048)
+
+
+class AgreementCreate(Strict):
+    scopes: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
+        min_length=1, max_length=100, examples=[["birthday:research"]])
+    legal_basis: Literal["consent", "contract", "legal_obligation", "vital_interests",
+                         "public_task", "legitimate_interests"]
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    note: str = Field("", max_length=500)
+
+
+class AgreementOut(BaseModel):
+    id: str
+    partner_id: str
+    scopes: list[str]
+    legal_basis: str
+    starts_at: datetime
+    ends_at: datetime
+    terminated_at: datetime | None
+    note: str
+
+
+class PartnerOfferOut(BaseModel):
+    partner_id: str
+    name: str
+    privacy_policy_url: str
+    may_ask_for: list[str]
+    legal_bases: list[str]
+    ends_at: datetime
+    opted_in: list[str]
+
+
+class OptIn(Strict):
+    grants: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
+        min_length=1, max_length=100, description="field:purpose pairs you allow this partner")

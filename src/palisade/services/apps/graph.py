@@ -14,7 +14,7 @@ from palisade.adapters.storage.tables import AccessEventRow
 from palisade.domain.access import Relationship
 from palisade.domain.apps.firewall import SubjectConsent, released_fields, shows_friendship
 from palisade.domain.apps.grants import AppField, Grant, Purpose, parse_grant
-from palisade.domain.errors import InvalidInput, NotFound, OutsidePurpose
+from palisade.domain.errors import Forbidden, InvalidInput, NotFound, OutsidePurpose
 from palisade.services.apps.resource import AppCaller
 from palisade.services.clock import Clock
 from palisade.services.profiles import Profiles
@@ -41,6 +41,14 @@ def parse_purpose(value: str | None) -> Purpose:
     except ValueError:
         raise InvalidInput("State the purpose of the call in the Palisade-Purpose header: one "
                            "of " + ", ".join(p.value for p in Purpose) + ".") from None
+
+
+def _check_page(after: str | None, limit: int) -> None:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be 1 to {MAX_PAGE}.")
+    if after is not None and (len(after) > 32 or not after.replace("-", "").replace(
+            "_", "").isalnum()):
+        raise InvalidInput("cursor is not valid.")
 
 
 class Graph:
@@ -81,7 +89,8 @@ class Graph:
 
     def _person_only(self, caller: AppCaller) -> str:
         if caller.person_id is None:
-            raise OutsidePurpose("This call needs a token granted by a person.")
+            raise Forbidden("This call needs a token granted by a person; partners use "
+                            "/v1/graph/people.")
         return caller.person_id
 
     def me(self, caller: AppCaller, purpose: Purpose) -> GraphPerson:
@@ -101,7 +110,9 @@ class Graph:
             return GraphPerson(auth.scoped_id, rendered.fields)
 
     def person(self, caller: AppCaller, scoped_id: str, purpose: Purpose) -> GraphPerson:
-        viewer = self._person_only(caller)
+        # An app acts for a viewer, whose relationship to the subject bounds what it sees; a
+        # partner acts for nobody and is bounded by the subject's own opt-in to it alone.
+        viewer = caller.person_id
         now = self.clock()
         route = "/v1/graph/people/{id}"
         self._require_purpose(caller, purpose, route)
@@ -111,7 +122,7 @@ class Graph:
             if auth is None:  # the person never authorized this app: they do not exist for it
                 raise NotFound(NOT_FOUND)
             repo = Repository(session)
-            if auth.person_id == viewer:
+            if viewer is None or auth.person_id == viewer:
                 relationship, row = Relationship.SELF, None
             else:
                 relationship, row = self.profiles._classify(repo, viewer, auth.person_id)
@@ -125,16 +136,40 @@ class Graph:
                                                 purpose, route)])
             return GraphPerson(auth.scoped_id, rendered.fields)
 
+    def people(self, caller: AppCaller, purpose: Purpose, after: str | None = None,
+               limit: int = 50) -> GraphPage:
+        """For partners: the people who opted in to this partner, each as far as their own
+        choice releases for this purpose. Nobody else is read, counted or hinted at."""
+        if caller.person_id is not None:
+            raise Forbidden("Listing people is for partner tokens; apps act for one person.")
+        _check_page(after, limit)
+        now = self.clock()
+        route = "/v1/graph/people"
+        self._require_purpose(caller, purpose, route)
+        with self.uow() as session:
+            apps = AppsRepository(session)
+            rows = apps.authorizations_of_app(caller.app_id, after, limit + 1)
+            more = len(rows) > limit
+            rows = rows[:limit]
+            consents = {r.person_id: self._consent(r.grants, r.last_used_at, now) for r in rows}
+            rendered = self.profiles.render_many(
+                Repository(session), {r.person_id: Relationship.SELF for r in rows},
+                released={r.person_id: partial(released_fields, consents[r.person_id], purpose,
+                                               Relationship.SELF) for r in rows})
+            shown = [r for r in rows if r.person_id in rendered
+                     and rendered[r.person_id].fields]
+            apps.add_access_events([self._event(caller, r.person_id,
+                                                list(rendered[r.person_id].fields), purpose,
+                                                route) for r in shown])
+            return GraphPage([GraphPerson(r.scoped_id, rendered[r.person_id].fields)
+                              for r in shown], rows[-1].scoped_id if more and rows else None)
+
     def friends(self, caller: AppCaller, purpose: Purpose, after: str | None = None,
                 limit: int = 50) -> GraphPage:
         """Friends of the person the app acts for who also authorized the app and granted it
         their friendships for this purpose. Nobody else is read, counted or hinted at."""
         person_id = self._person_only(caller)
-        if not 1 <= limit <= MAX_PAGE:
-            raise InvalidInput(f"limit must be 1 to {MAX_PAGE}.")
-        if after is not None and (len(after) > 32 or not after.replace("-", "").replace(
-                "_", "").isalnum()):
-            raise InvalidInput("cursor is not valid.")
+        _check_page(after, limit)
         now = self.clock()
         route = "/v1/graph/me/friends"
         self._require_purpose(caller, purpose, route, AppField.FRIENDS)

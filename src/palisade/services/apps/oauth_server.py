@@ -168,6 +168,7 @@ class HttpRequest(OAuth2Request):
         self.credential_row: OAuthCodeRow | OAuthTokenRow | None = None
         self.asked: set[Grant] | None = None
         self.chosen: set[Grant] | None = None  # the pairs the person left ticked
+        self.partner_scope = ""
 
     @property
     def args(self) -> dict[str, str]:
@@ -274,6 +275,7 @@ class OAuthServer(AuthorizationServer):
         self.register_token_generator("default", self._generate_token)
         self.register_grant(_CodeGrant, [_PKCE(required=True)])
         self.register_grant(_RefreshGrant)
+        self.register_grant(_PartnerGrant)
         self.register_endpoint(_Revocation)
         self.register_endpoint(_Introspection)
 
@@ -303,9 +305,11 @@ class OAuthServer(AuthorizationServer):
         now = self.clock()
         if request.dpop_jkt is None:  # checked before Authlib runs; a guard, not a path
             raise InvalidDPoPError("A DPoP proof is required.")
-        origin = request.credential_row  # the code or the refresh token being exchanged
-        assert origin is not None
-        family, person, resource = origin.family_id, origin.person_id, origin.resource
+        origin = request.credential_row  # the code or refresh token exchanged; None: partner
+        if origin is None:
+            family, person, resource = secrets.token_urlsafe(16), None, self.resource_id
+        else:
+            family, person, resource = origin.family_id, origin.person_id, origin.resource
         refresh = token.get("refresh_token")
         with self.uow() as session:
             repo = AppsRepository(session)
@@ -356,7 +360,8 @@ class OAuthServer(AuthorizationServer):
             "scopes_supported": scopes,
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "grant_types_supported": ["authorization_code", "refresh_token",
+                                      "client_credentials"],
             "token_endpoint_auth_methods_supported": [
                 "client_secret_basic", "client_secret_post", "none"],
             "revocation_endpoint_auth_methods_supported": [
@@ -573,6 +578,33 @@ class _RefreshGrant(grants.RefreshTokenGrant):
         scope = self.request.payload.scope or refresh_token.get_scope()
         return self.generate_token(user=user, scope=scope,
                                    include_refresh_token=self.INCLUDE_NEW_REFRESH_TOKEN)
+
+
+class _PartnerGrant(grants.ClientCredentialsGrant):
+    """Partners authenticate as themselves (RFC 6749 §4.4) and get a DPoP-bound token whose
+    scope is bounded by their agreements in force; it names no person, so it reaches only
+    people who opted in to this partner."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    server: OAuthServer
+
+    def validate_token_request(self):  # type: ignore[no-untyped-def]
+        super().validate_token_request()
+        with self.server.uow() as session:
+            active = AppsRepository(session).active_agreements(
+                self.server.clock(), self.request.client.get_client_id())
+        allowed = {t for a in active for t in a.scopes}
+        asked = set((self.request.payload.scope or "").split()) or allowed
+        if not allowed or not asked <= allowed:
+            raise InvalidScopeError("The scope must be within this partner's agreements in "
+                                    "force.")
+        self.request.partner_scope = " ".join(sorted(asked))
+
+    def create_token_response(self):  # type: ignore[no-untyped-def]
+        token = self.generate_token(scope=self.request.partner_scope,
+                                    include_refresh_token=False)
+        self.save_token(token)
+        return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
 def _token_lookup(server: OAuthServer, token_string: str, hint: str | None) -> _Token | None:

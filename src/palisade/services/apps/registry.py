@@ -86,7 +86,7 @@ class AppRegistry:
             raise InvalidInput(f"At most {MAX_REDIRECT_URIS} redirect URIs.")
         uris = [check_url(u, "redirect URI", redirect=True) for u in redirect_uris]
         grants = grants_from_declaration(requested)
-        if not grants:
+        if not grants and kind == "app":  # a partner's scope comes from its agreements
             raise InvalidInput("Declare at least one field with a purpose.")
         check_url(privacy_policy_url, "privacy_policy_url")
         check_url(deletion_callback_url, "deletion_callback_url")

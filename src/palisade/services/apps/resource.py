@@ -81,7 +81,12 @@ class ResourceGuard:
         if now - ctx.last_activity_at > ACTIVITY_RESOLUTION:
             repo.touch_app(row.app_id, now)
         token_grants = {parse_grant(t) for t in row.scope.split()}
-        current = {parse_grant(t) for t in ctx.grants} if ctx.grants is not None else set()
+        if row.person_id is not None:  # narrowed to what the person grants now
+            current = {parse_grant(t) for t in ctx.grants}
+        else:  # a partner: narrowed to its agreements in force now
+            current = {parse_grant(t) for a in repo.active_agreements(now, row.app_id)
+                       for t in a.scopes}
+            if not current:
+                raise InvalidAppToken("This partner has no agreement in force.")
         return AppCaller(row.app_id, ctx.kind, row.person_id, ctx.scoped_id,
-                         frozenset(token_grants & current) if row.person_id
-                         else frozenset(token_grants), ctx.last_used_at), row.jkt
+                         frozenset(token_grants & current), ctx.last_used_at), row.jkt

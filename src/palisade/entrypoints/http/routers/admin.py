@@ -15,8 +15,12 @@ from palisade.entrypoints.http.dependencies import PlatformDep
 from palisade.entrypoints.http.problems import problem_responses
 from palisade.entrypoints.http.routers.apps import app_out
 from palisade.entrypoints.http.schemas import (
+    AgreementCreate,
+    AgreementOut,
     AlertOut,
     AppOut,
+    AppRegistered,
+    PartnerCreate,
     PathId,
     RevokedOut,
     RevokeTokensRequest,
@@ -81,3 +85,39 @@ def revoke_tokens(body: RevokeTokensRequest, p: PlatformDep) -> RevokedOut:
     before = p.apps.revoke_all_tokens(app_id=body.app_id, person_id=body.person_id,
                                       everyone=body.everyone)
     return RevokedOut(revoked_before=before)
+
+
+@router.post("/partners", status_code=status.HTTP_201_CREATED, response_model=AppRegistered,
+             responses=problem_responses(422))
+def create_partner(body: PartnerCreate, p: PlatformDep) -> AppRegistered:
+    """A partner client (client credentials + DPoP). The secret is shown once."""
+    created = p.partners.create(body.name, body.privacy_policy_url, body.deletion_callback_url)
+    return AppRegistered(client_id=created.client_id, client_secret=created.client_secret)
+
+
+def _agreement_out(a) -> AgreementOut:  # type: ignore[no-untyped-def]
+    return AgreementOut(id=a.id, partner_id=a.partner_id, scopes=a.scopes,
+                        legal_basis=a.legal_basis, starts_at=a.starts_at, ends_at=a.ends_at,
+                        terminated_at=a.terminated_at, note=a.note)
+
+
+@router.post("/partners/{partner_id}/agreements", status_code=status.HTTP_201_CREATED,
+             response_model=AgreementOut, responses=problem_responses(404, 422))
+def create_agreement(partner_id: PathId, body: AgreementCreate, p: PlatformDep) -> AgreementOut:
+    """An agreement: scopes (field:purpose), legal basis, start and end. People still opt in."""
+    agreement_id = p.partners.agree(partner_id, body.scopes, body.legal_basis, body.starts_at,
+                                    body.ends_at, body.note)
+    return next(_agreement_out(a) for a in p.partners.agreements(partner_id)
+                if a.id == agreement_id)
+
+
+@router.get("/partners/{partner_id}/agreements", response_model=list[AgreementOut])
+def list_agreements(partner_id: PathId, p: PlatformDep) -> list[AgreementOut]:
+    return [_agreement_out(a) for a in p.partners.agreements(partner_id)]
+
+
+@router.post("/agreements/{agreement_id}/terminate", status_code=status.HTTP_204_NO_CONTENT,
+             responses=problem_responses(404))
+def terminate_agreement(agreement_id: PathId, p: PlatformDep) -> None:
+    """End an agreement now."""
+    p.partners.terminate(agreement_id)

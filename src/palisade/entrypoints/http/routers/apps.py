@@ -11,6 +11,8 @@ from palisade.entrypoints.http.schemas import (
     AppRegistered,
     AppRegistration,
     AuthorizedAppOut,
+    OptIn,
+    PartnerOfferOut,
     PathId,
 )
 
@@ -73,3 +75,23 @@ def remove_app(app_id: PathId, auth: Auth, p: PlatformDep) -> None:
 def renew_app(app_id: PathId, auth: Auth, p: PlatformDep) -> None:
     """Renew an app's access to your non-public data for another expiry period."""
     p.apps.renew(auth.person_id, app_id)
+
+
+@router.get("/v1/me/partners", response_model=list[PartnerOfferOut])
+def partner_offers(auth: Auth, p: PlatformDep) -> list[PartnerOfferOut]:
+    """Partners with an agreement in force: what they may ask for, on what legal basis, until
+    when, and what you allowed each (nothing flows to a partner before you opt in)."""
+    return [PartnerOfferOut(partner_id=o.partner_id, name=o.name,
+                            privacy_policy_url=o.privacy_policy_url,
+                            may_ask_for=[g.scope_token for g in o.may_ask_for],
+                            legal_bases=o.legal_bases, ends_at=o.ends_at,
+                            opted_in=[g.scope_token for g in o.opted_in])
+            for o in p.partners.offers(auth.person_id)]
+
+
+@router.put("/v1/me/partners/{partner_id}", response_model=list[str],
+            responses=problem_responses(404, 422))
+def opt_in(partner_id: PathId, body: OptIn, auth: Auth, p: PlatformDep) -> list[str]:
+    """Opt in to a partner for the pairs you choose (replacing an earlier choice). Opt out
+    with DELETE /v1/me/apps/{partner_id}."""
+    return [g.scope_token for g in p.partners.opt_in(auth.person_id, partner_id, body.grants)]

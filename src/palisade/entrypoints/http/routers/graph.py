@@ -54,6 +54,16 @@ def friends(caller: Caller, why: CallPurpose, p: PlatformDep,
                         next_cursor=page.next_cursor)
 
 
+@router.get("/people", response_model=GraphPageOut)
+def opted_in_people(caller: Caller, why: CallPurpose, p: PlatformDep,
+                    cursor: Annotated[str | None, Query(max_length=32)] = None,
+                    limit: Annotated[int, Query(ge=1, le=100)] = 50) -> GraphPageOut:
+    """Partners only: the people who opted in to this partner, as far as each allowed."""
+    page = p.graph.people(caller, why, cursor, limit)
+    return GraphPageOut(data=[GraphPersonOut(id=x.id, fields=x.fields) for x in page.people],
+                        next_cursor=page.next_cursor)
+
+
 @router.get("/people/{person_id}", response_model=GraphPersonOut,
             responses=problem_responses(404))
 def person(person_id: PathId, caller: Caller, why: CallPurpose,

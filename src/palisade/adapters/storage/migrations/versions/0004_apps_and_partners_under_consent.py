@@ -4,7 +4,7 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-02 05:51:14
 
-Registered apps and partner clients, people's per-field, per-purpose authorizations with
+Registered apps and partner clients, partner agreements, people's per-field, per-purpose authorizations with
 app-scoped ids, OAuth codes and DPoP-bound tokens (hashes only), O(1) revocation rows, and the
 access events every app or partner read emits.
 """
@@ -66,6 +66,22 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('apps', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_apps_owner_id'), ['owner_id'], unique=False)
+
+    op.create_table('partner_agreements',
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('partner_id', sa.String(length=32), nullable=False),
+    sa.Column('scopes', sa.JSON(), nullable=False),
+    sa.Column('legal_basis', sa.String(length=32), nullable=False),
+    sa.Column('starts_at', palisade.adapters.storage.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', palisade.adapters.storage.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', palisade.adapters.storage.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('terminated_at', palisade.adapters.storage.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('note', sa.String(length=500), nullable=False),
+    sa.ForeignKeyConstraint(['partner_id'], ['apps.id'], name=op.f('fk_partner_agreements_partner_id_apps'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_partner_agreements'))
+    )
+    with op.batch_alter_table('partner_agreements', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_partner_agreements_partner_id'), ['partner_id'], unique=False)
 
     op.create_table('app_authorizations',
     sa.Column('app_id', sa.String(length=32), nullable=False),
@@ -145,6 +161,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_app_authorizations_person_id'))
 
     op.drop_table('app_authorizations')
+    with op.batch_alter_table('partner_agreements', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_partner_agreements_partner_id'))
+
+    op.drop_table('partner_agreements')
     with op.batch_alter_table('apps', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_apps_owner_id'))
 
