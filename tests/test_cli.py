@@ -32,7 +32,8 @@ def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
 @pytest.mark.parametrize("command", [[], ["init"], ["serve"], ["demo"], ["keys"],
                                      ["keys", "rotate"], ["keys", "prune"], ["purge"],
                                      ["outbox"], ["apps"], ["apps", "register"],
-                                     ["apps", "list"], ["apps", "suspend"], ["tokens"],
+                                     ["apps", "list"], ["apps", "suspend"], ["apps", "audit"],
+                                     ["tokens"],
                                      ["tokens", "revoke"]])
 def test_every_command_has_help(command: list[str]) -> None:
     result = CliRunner().invoke(app, [*command, "--help"])

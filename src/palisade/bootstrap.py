@@ -31,6 +31,9 @@ from palisade.adapters.storage.database import UnitOfWork, make_engine, migrate
 from palisade.config import ConfigurationError, Settings
 from palisade.adapters.oauth.rfc9449_dpop import DPoPVerifier
 from palisade.services.accounts import Accounts
+from palisade.domain.apps.audit import AuditPolicy
+from palisade.services.apps.audit import Audits
+from palisade.services.apps.callbacks import DeletionCallbacks
 from palisade.services.apps.graph import Graph
 from palisade.services.apps.oauth_server import OAuthServer
 from palisade.services.apps.partners import Partners
@@ -65,6 +68,8 @@ class Platform:
     discovery: Discovery
     apps: AppRegistry
     partners: Partners
+    callbacks: DeletionCallbacks
+    audits: Audits
     oauth: OAuthServer
     resource: ResourceGuard
     graph: Graph
@@ -141,7 +146,12 @@ def build(settings: Settings | None = None, clock: Clock = system_clock,
                         lambda: clock().timestamp(),
                         max_age_seconds=settings.dpop_max_age_seconds)
     access_expiry = timedelta(days=settings.app_access_expiry_days)
-    registry = AppRegistry(uow, passwords, clock, access_expiry)
+
+    def outbox_secret() -> bytes:
+        return keyrings.get().secrets["outbox"]
+
+    registry = AppRegistry(uow, passwords, clock, access_expiry, outbox_secret,
+                           settings.allow_private_callback_urls)
     return Platform(
         settings=settings, engine=engine, uow=uow, keyrings=keyrings, envelope=envelope,
         limiter=limiter, delivery=delivery, outbox=outbox, accounts=accounts,
@@ -150,6 +160,14 @@ def build(settings: Settings | None = None, clock: Clock = system_clock,
         maintenance=Maintenance(uow, envelope, keyrings, clock),
         apps=registry,
         partners=Partners(uow, registry, clock),
+        callbacks=DeletionCallbacks(uow, outbox_secret, clock),
+        audits=Audits(uow, registry, AuditPolicy(
+            max_received_ratio=settings.audit_max_received_ratio,
+            max_refused_calls=settings.audit_max_refused_calls,
+            max_reads_per_person_per_day=settings.audit_max_reads_per_person_per_day,
+            suspend_received_ratio=settings.audit_suspend_received_ratio,
+            suspend_refused_calls=settings.audit_suspend_refused_calls),
+            timedelta(days=settings.audit_window_days), clock),
         oauth=OAuthServer(settings, uow, passwords, dpop, clock),
         resource=ResourceGuard(settings, uow, dpop, clock),
         graph=Graph(uow, profiles, clock, access_expiry),

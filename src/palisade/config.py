@@ -63,6 +63,21 @@ class Settings(BaseSettings):
     app_inactivity_days: int = Field(
         90, ge=1, description="An app with no activity for this many days loses all its tokens.")
     dpop_max_age_seconds: int = Field(60, ge=5, le=600)
+    allow_private_callback_urls: bool = Field(
+        False, description="Let apps register deletion callbacks to loopback or private "
+        "addresses (local development only: Palisade calls these URLs itself).")
+    # automatic audits of apps and partners (domain.apps.audit)
+    audit_interval_seconds: int = Field(3600, ge=60)
+    audit_window_days: int = Field(30, ge=1)
+    audit_max_received_ratio: float = Field(
+        2.0, gt=0, description="Flag an app that received data of more distinct people than "
+        "this many times the people who consent to it now (the quiz app's was about 320).")
+    audit_max_refused_calls: int = Field(20, ge=0)
+    audit_max_reads_per_person_per_day: float = Field(200.0, gt=0)
+    audit_suspend_received_ratio: float | None = Field(
+        None, description="Suspend automatically above this ratio (unset: flag only).")
+    audit_suspend_refused_calls: int | None = Field(
+        None, description="Suspend automatically above this many calls outside purpose.")
 
     @field_validator("default_region")
     @classmethod

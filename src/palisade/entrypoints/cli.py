@@ -211,6 +211,7 @@ def apps_register(
     console.print(f"client_id     {registered.client_id}")
     if registered.client_secret:
         console.print(f"client_secret {registered.client_secret}  [dim](shown once)[/]")
+    console.print(f"callback_signing_secret {registered.callback_signing_secret}")
     platform.close()
 
 
@@ -223,6 +224,20 @@ def apps_list() -> None:
         table.add_row(row.id, row.kind, row.name, "yes" if row.secret_hash else "no",
                       row.created_at.isoformat()[:19],
                       row.suspended_reason or ("yes" if row.suspended_at else ""))
+    console.print(table)
+    platform.close()
+
+
+@apps_app.command("audit")
+def apps_audit() -> None:
+    """Run the automatic audits now; findings also go to `palisade alerts`."""
+    platform = _platform()
+    table = Table("app", "consenting", "received", "outside purpose", "reads/day", "findings")
+    for r in platform.audits.run():
+        table.add_row(r.app_id, str(r.usage.consenting), str(r.usage.received),
+                      str(r.usage.refused_calls), str(r.usage.reads_last_day),
+                      "\n".join(("SUSPENDED " if f.suspend else "") + f.detail
+                                for f in r.findings) or "-")
     console.print(table)
     platform.close()
 

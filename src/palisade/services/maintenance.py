@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from palisade.adapters.crypto.envelope import Envelope
 from palisade.adapters.crypto.keyring import KeyringSource
 from palisade.adapters.storage.database import UnitOfWork
+from palisade.adapters.storage.apps_repository import AppsRepository
 from palisade.adapters.storage.repository import Repository
+from palisade.services.apps.callbacks import queue as queue_callbacks
 from palisade.domain.errors import NotFound
 from palisade.services.clock import Clock
 
@@ -48,7 +50,12 @@ class Maintenance:
             repo = Repository(session)
             if not repo.person_exists(person_id):
                 raise NotFound("No such person.")
-            return repo.erase_person(person_id)
+            # apps are told by app-scoped id (meaningless once the person is gone); their
+            # authorizations, tokens and access events go with the person (ON DELETE CASCADE)
+            queued = queue_callbacks(AppsRepository(session), person_id, "erased", self.clock())
+            counts = repo.erase_person(person_id)
+            counts["app_deletion_callbacks"] = queued
+            return counts
 
     def rotate_master_key(self, batch: int = 500,
                           progress: Callable[[int, int], None] | None = None) -> RotationReport:

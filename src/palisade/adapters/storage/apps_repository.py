@@ -3,10 +3,11 @@ access events. Tokens and codes are looked up by their SHA-256 only."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, and_, delete, or_, select, update
+from sqlalchemy import Row, String, and_, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from palisade.adapters.storage.tables import (
@@ -217,6 +218,39 @@ class AppsRepository:
         if actor_id is not None:
             stmt = stmt.where(AccessEventRow.actor_id == actor_id)
         return list(self.session.scalars(stmt))
+
+    # audits
+    def usage_counts(self, app_id: str, since: datetime, last_day: datetime
+                     ) -> tuple[int, int, int, int]:
+        """(people consenting now, distinct people received since, refused calls since,
+        releases in the last day)."""
+        ev = AccessEventRow
+        consenting = self.session.scalar(select(func.count()).select_from(
+            AppAuthorizationRow).where(AppAuthorizationRow.app_id == app_id)) or 0
+        received = self.session.scalar(select(func.count(func.distinct(ev.person_id))).where(
+            ev.actor_id == app_id, ev.outcome == "released", ev.at >= since)) or 0
+        refused = self.session.scalar(select(func.count()).select_from(ev).where(
+            ev.actor_id == app_id, ev.outcome == "refused", ev.at >= since)) or 0
+        last = self.session.scalar(select(func.count()).select_from(ev).where(
+            ev.actor_id == app_id, ev.outcome == "released", ev.at >= last_day)) or 0
+        return consenting, received, refused, last
+
+    def granted_pairs(self, app_id: str) -> set[str]:
+        out: set[str] = set()
+        for grants in self.session.scalars(select(AppAuthorizationRow.grants).where(
+                AppAuthorizationRow.app_id == app_id)):
+            out.update(grants)
+        return out
+
+    def used_pairs(self, app_id: str, since: datetime) -> set[str]:
+        out: set[str] = set()
+        fields = cast(AccessEventRow.fields, String)  # JSON has no equality in PostgreSQL
+        rows = self.session.execute(select(fields, AccessEventRow.purpose).where(
+            AccessEventRow.actor_id == app_id, AccessEventRow.outcome == "released",
+            AccessEventRow.at >= since).group_by(fields, AccessEventRow.purpose))
+        for text, purpose in rows:
+            out.update(f"{f}:{purpose}" for f in json.loads(text))
+        return out
 
     def person_exists(self, person_id: str) -> bool:
         return self.session.get(Person, person_id) is not None

@@ -393,8 +393,9 @@ class AccessEventRow(Base):
     __tablename__ = "access_events"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
                                     primary_key=True, autoincrement=True)
-    person_id: Mapped[str] = mapped_column(ID, ForeignKey("persons.id", ondelete="CASCADE"),
-                                           index=True)
+    # None only for a refused call that named nobody (a partner's, outside its purposes)
+    person_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("persons.id", ondelete="CASCADE"), index=True)
     actor_kind: Mapped[str] = mapped_column(String(8))
     actor_id: Mapped[str] = mapped_column(ID, index=True)
     fields: Mapped[list[str]] = mapped_column(JSON)
@@ -402,3 +403,21 @@ class AccessEventRow(Base):
     outcome: Mapped[str] = mapped_column(String(16))  # "released" | "refused"
     route: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AppCallbackRow(Base):
+    """A deletion callback owed to an app or partner: the person (by their app-scoped id, which
+    means nothing once they are erased) removed it or was erased. Delivered with retries."""
+
+    __tablename__ = "app_callbacks"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    app_id: Mapped[str] = mapped_column(ID, ForeignKey("apps.id", ondelete="CASCADE"),
+                                        index=True)
+    scoped_id: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(16))  # "removed" | "erased"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(200))

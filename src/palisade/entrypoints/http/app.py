@@ -53,20 +53,35 @@ async def _purge_loop(platform: Platform) -> None:
         try:
             report = await run_in_threadpool(platform.maintenance.purge)
             PURGED.inc(report.messages)
+            await run_in_threadpool(platform.callbacks.deliver_due)
         except Exception as exc:  # keep purging on the next tick; never crash the server
             log.error("purge_failed", error_type=type(exc).__name__)
+
+
+async def _audit_loop(platform: Platform) -> None:
+    """The automatic app audits. Every process runs them; a finding already in the alert list
+    is not repeated, so several processes only repeat the work, not the alerts."""
+    interval = max(60, platform.settings.audit_interval_seconds)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await run_in_threadpool(platform.audits.run)
+        except Exception as exc:  # keep auditing on the next tick; never crash the server
+            log.error("audit_failed", error_type=type(exc).__name__)
 
 
 def create_app(platform: Platform) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_purge_loop(platform))
+        tasks = [asyncio.create_task(_purge_loop(platform)),
+                 asyncio.create_task(_audit_loop(platform))]
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     app = FastAPI(
         title="Palisade",

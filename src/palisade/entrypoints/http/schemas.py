@@ -251,6 +251,8 @@ class AppRegistration(Strict):
 class AppRegistered(BaseModel):
     client_id: str
     client_secret: str | None = Field(description="Shown once; keep it secret")
+    callback_signing_secret: str = Field(
+        description="Verifies the Palisade-Signature (HMAC-SHA-256) of deletion callbacks")
 
 
 class AppOut(BaseModel):
@@ -340,3 +342,21 @@ class PartnerOfferOut(BaseModel):
 class OptIn(Strict):
     grants: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
         min_length=1, max_length=100, description="field:purpose pairs you allow this partner")
+
+
+class AuditFindingOut(BaseModel):
+    kind: str
+    detail: str
+    suspend: bool
+
+
+class AuditReportOut(BaseModel):
+    app_id: str
+    consenting: int
+    received: int
+    refused_calls: int
+    reads_last_day: int
+    granted: list[str]
+    used: list[str]
+    findings: list[AuditFindingOut]
+    suspended: bool

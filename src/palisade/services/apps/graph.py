@@ -72,15 +72,14 @@ class Graph:
               else Grant(field, purpose) in caller.grants)
         if ok:
             return
-        if caller.person_id is not None:
-            with self.uow() as session:
-                AppsRepository(session).add_access_events(
-                    [self._event(caller, caller.person_id, [], purpose, route, "refused")])
+        with self.uow() as session:
+            AppsRepository(session).add_access_events(
+                [self._event(caller, caller.person_id, [], purpose, route, "refused")])
         raise OutsidePurpose(
             f"This token's grants do not include the purpose {purpose.value}"
             + (f" for {field.value}" if field else "") + ".")
 
-    def _event(self, caller: AppCaller, person_id: str, fields: list[str], purpose: Purpose,
+    def _event(self, caller: AppCaller, person_id: str | None, fields: list[str], purpose: Purpose,
                route: str, outcome: str = "released") -> AccessEventRow:
         return AccessEventRow(person_id=person_id, actor_kind=caller.kind,
                               actor_id=caller.app_id, fields=sorted(fields),

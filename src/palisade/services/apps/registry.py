@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -14,6 +15,8 @@ from palisade.adapters.storage.database import UnitOfWork
 from palisade.adapters.storage.tables import AppRow
 from palisade.domain.apps.grants import Grant, declaration, grants_from_declaration, parse_grant
 from palisade.domain.errors import InvalidInput, NotFound
+from palisade.services.apps.callbacks import queue as queue_callbacks
+from palisade.services.apps.callbacks import signing_secret
 from palisade.services.clock import Clock
 
 APP_NOT_FOUND = "No such app."
@@ -24,6 +27,7 @@ MAX_REDIRECT_URIS = 10
 class RegisteredApp:
     client_id: str
     client_secret: str | None  # shown once; only its argon2id hash is kept
+    callback_signing_secret: str  # verifies deletion callbacks (derived, never stored)
 
 
 @dataclass(frozen=True)
@@ -65,9 +69,31 @@ def check_url(url: str, what: str, redirect: bool = False) -> str:
     return url
 
 
+def check_callback_url(url: str, allow_private: bool) -> str:
+    """Palisade itself calls this URL, so it must not point inside the operator's network
+    (server-side request forgery): https to a public host, unless the operator allows private
+    addresses (for local development and tests)."""
+    check_url(url, "deletion_callback_url")
+    host = urlsplit(url).hostname or ""
+    if allow_private:
+        return url
+    if urlsplit(url).scheme != "https" or host == "localhost" or host.endswith(".localhost"):
+        raise InvalidInput("deletion_callback_url must be https:// to a public host.")
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return url  # a name; resolved at delivery
+    if not address.is_global:
+        raise InvalidInput("deletion_callback_url must be https:// to a public host.")
+    return url
+
+
 class AppRegistry:
     def __init__(self, uow: UnitOfWork, passwords: Passwords, clock: Clock,
-                 access_expiry: timedelta) -> None:
+                 access_expiry: timedelta, outbox_secret: Callable[[], bytes],
+                 allow_private_callbacks: bool = False) -> None:
+        self.outbox_secret = outbox_secret
+        self.allow_private_callbacks = allow_private_callbacks
         self.uow = uow
         self.passwords = passwords
         self.clock = clock
@@ -89,7 +115,7 @@ class AppRegistry:
         if not grants and kind == "app":  # a partner's scope comes from its agreements
             raise InvalidInput("Declare at least one field with a purpose.")
         check_url(privacy_policy_url, "privacy_policy_url")
-        check_url(deletion_callback_url, "deletion_callback_url")
+        check_callback_url(deletion_callback_url, self.allow_private_callbacks)
         client_id = ("prt_" if kind == "partner" else "app_") + secrets.token_urlsafe(12)
         secret = secrets.token_urlsafe(32) if confidential or kind == "partner" else None
         now = self.clock()
@@ -101,7 +127,7 @@ class AppRegistry:
                 privacy_policy_url=privacy_policy_url,
                 deletion_callback_url=deletion_callback_url, created_at=now,
                 last_activity_at=now, suspended_at=None, suspended_reason=None))
-        return RegisteredApp(client_id, secret)
+        return RegisteredApp(client_id, secret, signing_secret(self.outbox_secret(), client_id))
 
     def get(self, app_id: str, owner_id: str | None = None) -> AppRow:
         with self.uow() as session:
@@ -154,11 +180,13 @@ class AppRegistry:
                     for auth, app in rows]
 
     def remove(self, person_id: str, app_id: str) -> None:
-        """The person removes the app: the authorization (and so the app's id for them) is
-        gone, and every token the app holds for them stops working now."""
+        """The person removes the app: the app is owed a deletion callback, the authorization
+        (and so the app's id for them) is gone, and every token the app holds for them stops
+        working now."""
         now = self.clock()
         with self.uow() as session:
             repo = AppsRepository(session)
+            queue_callbacks(repo, person_id, "removed", now, app_id=app_id)
             if not repo.delete_authorization(app_id, person_id):
                 raise NotFound(APP_NOT_FOUND)
             repo.revoke_tokens_of(app_id, person_id, now)

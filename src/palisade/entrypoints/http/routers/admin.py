@@ -20,6 +20,8 @@ from palisade.entrypoints.http.schemas import (
     AlertOut,
     AppOut,
     AppRegistered,
+    AuditFindingOut,
+    AuditReportOut,
     PartnerCreate,
     PathId,
     RevokedOut,
@@ -92,7 +94,8 @@ def revoke_tokens(body: RevokeTokensRequest, p: PlatformDep) -> RevokedOut:
 def create_partner(body: PartnerCreate, p: PlatformDep) -> AppRegistered:
     """A partner client (client credentials + DPoP). The secret is shown once."""
     created = p.partners.create(body.name, body.privacy_policy_url, body.deletion_callback_url)
-    return AppRegistered(client_id=created.client_id, client_secret=created.client_secret)
+    return AppRegistered(client_id=created.client_id, client_secret=created.client_secret,
+                         callback_signing_secret=created.callback_signing_secret)
 
 
 def _agreement_out(a) -> AgreementOut:  # type: ignore[no-untyped-def]
@@ -121,3 +124,18 @@ def list_agreements(partner_id: PathId, p: PlatformDep) -> list[AgreementOut]:
 def terminate_agreement(agreement_id: PathId, p: PlatformDep) -> None:
     """End an agreement now."""
     p.partners.terminate(agreement_id)
+
+
+@router.post("/apps/audit", response_model=list[AuditReportOut])
+def audit_apps(p: PlatformDep) -> list[AuditReportOut]:
+    """Run the automatic audits now (they also run in the background): consenting people vs
+    people received, grants vs use, calls outside purpose, bulk reading. New findings go to
+    the alert list; suspension happens where configured."""
+    return [AuditReportOut(
+        app_id=r.app_id, consenting=r.usage.consenting, received=r.usage.received,
+        refused_calls=r.usage.refused_calls, reads_last_day=r.usage.reads_last_day,
+        granted=sorted(g.scope_token for g in r.usage.granted),
+        used=sorted(g.scope_token for g in r.usage.used),
+        findings=[AuditFindingOut(kind=f.kind.value, detail=f.detail, suspend=f.suspend)
+                  for f in r.findings], suspended=r.suspended)
+        for r in p.audits.run()]

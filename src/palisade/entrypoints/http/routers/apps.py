@@ -39,7 +39,8 @@ def register_app(body: AppRegistration, auth: Auth, p: PlatformDep) -> AppRegist
         deletion_callback_url=body.deletion_callback_url, owner_id=auth.person_id,
         confidential=body.confidential)
     return AppRegistered(client_id=registered.client_id,
-                         client_secret=registered.client_secret)
+                         client_secret=registered.client_secret,
+                         callback_signing_secret=registered.callback_signing_secret)
 
 
 @router.get("/v1/apps", response_model=list[AppOut])

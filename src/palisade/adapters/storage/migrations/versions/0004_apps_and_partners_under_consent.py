@@ -6,7 +6,7 @@ Create Date: 2026-12-02 05:51:14
 
 Registered apps and partner clients, partner agreements, people's per-field, per-purpose authorizations with
 app-scoped ids, OAuth codes and DPoP-bound tokens (hashes only), O(1) revocation rows, and the
-access events every app or partner read emits.
+access events every app or partner read emits, and the deletion callbacks owed to apps.
 """
 from collections.abc import Sequence
 
@@ -31,7 +31,7 @@ def upgrade() -> None:
     )
     op.create_table('access_events',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('person_id', sa.String(length=32), nullable=False),
+    sa.Column('person_id', sa.String(length=32), nullable=True),
     sa.Column('actor_kind', sa.String(length=8), nullable=False),
     sa.Column('actor_id', sa.String(length=32), nullable=False),
     sa.Column('fields', sa.JSON(), nullable=False),
@@ -144,9 +144,30 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_oauth_tokens_family_id'), ['family_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_oauth_tokens_person_id'), ['person_id'], unique=False)
 
+    op.create_table('app_callbacks',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('app_id', sa.String(length=32), nullable=False),
+    sa.Column('scoped_id', sa.String(length=32), nullable=False),
+    sa.Column('reason', sa.String(length=16), nullable=False),
+    sa.Column('created_at', palisade.adapters.storage.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', palisade.adapters.storage.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('delivered_at', palisade.adapters.storage.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.String(length=200), nullable=True),
+    sa.ForeignKeyConstraint(['app_id'], ['apps.id'], name=op.f('fk_app_callbacks_app_id_apps'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_app_callbacks'))
+    )
+    with op.batch_alter_table('app_callbacks', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_app_callbacks_app_id'), ['app_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_app_callbacks_next_attempt_at'), ['next_attempt_at'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('app_callbacks', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_app_callbacks_next_attempt_at'))
+        batch_op.drop_index(batch_op.f('ix_app_callbacks_app_id'))
+
+    op.drop_table('app_callbacks')
     with op.batch_alter_table('oauth_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_oauth_tokens_person_id'))
         batch_op.drop_index(batch_op.f('ix_oauth_tokens_family_id'))
