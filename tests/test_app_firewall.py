@@ -33,7 +33,12 @@ from palisade.demo.population import Population, SyntheticPerson, load
 from palisade.domain.access import Relationship, decide
 from palisade.domain.apps.grants import AppField, Grant, Purpose
 from palisade.domain.errors import NotFound, OutsidePurpose
-from palisade.domain.profile import Audience, ProfileField, audiences_with_defaults
+from palisade.domain.profile import (
+    DEFAULT_AUDIENCES,
+    Audience,
+    ProfileField,
+    audiences_with_defaults,
+)
 from palisade.services.apps.resource import AppCaller
 from tests.apps_world import BASE, AppWorld
 from tests.conftest import register, unique_phone
@@ -88,7 +93,7 @@ def scenarios(draw: st.DrawFn) -> dict:
     }
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(scenario=scenarios())
 def test_no_response_carries_data_that_was_not_granted(small_world, scenario: dict) -> None:
     platform, people, app_id = small_world
@@ -106,8 +111,9 @@ def test_no_response_carries_data_that_was_not_granted(small_world, scenario: di
                     app_id=app_id, person_id=ids[i], scoped_id=f"sid-{i}",
                     grants=sorted(g.scope_token for g in grants), created_at=now,
                     last_used_at=now - timedelta(days=100 if scenario["stale"][i] else 1)))
-    for i, aud in enumerate(scenario["audiences"]):
-        platform.profiles.update(ids[i], {}, {f.value: a.value for f, a in aud.items()})
+    for i, aud in enumerate(scenario["audiences"]):  # every field, so no earlier example leaks
+        full = {**DEFAULT_AUDIENCES, **aud}
+        platform.profiles.update(ids[i], {}, {f.value: a.value for f, a in full.items()})
 
     owner_of: dict[str, tuple[int, ProfileField]] = {}
     for i, person in enumerate(people):

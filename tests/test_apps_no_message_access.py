@@ -38,7 +38,8 @@ def test_no_route_gives_an_app_private_messages(world: AppWorld) -> None:
     token = world.issue(ada, client_id, secret, scope)
 
     values = {"conversation_id": conversation.id, "person_id": bob.id, "app_id": client_id,
-              "identifier_id": "x", "request_id": "x", "code": "not-found"}
+              "partner_id": client_id, "agreement_id": "x", "identifier_id": "x",
+              "request_id": "x", "code": "not-found"}
     openapi = world.client.get("/openapi.json").json()
     answered = []
     for path, methods in openapi["paths"].items():

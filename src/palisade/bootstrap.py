@@ -32,6 +32,7 @@ from palisade.config import ConfigurationError, Settings
 from palisade.adapters.oauth.rfc9449_dpop import DPoPVerifier
 from palisade.services.accounts import Accounts
 from palisade.domain.apps.audit import AuditPolicy
+from palisade.services.apps.access_events import DatabaseAccessLog
 from palisade.services.apps.audit import Audits
 from palisade.services.apps.callbacks import DeletionCallbacks
 from palisade.services.apps.graph import Graph
@@ -170,6 +171,6 @@ def build(settings: Settings | None = None, clock: Clock = system_clock,
             timedelta(days=settings.audit_window_days), clock),
         oauth=OAuthServer(settings, uow, passwords, dpop, clock),
         resource=ResourceGuard(settings, uow, dpop, clock),
-        graph=Graph(uow, profiles, clock, access_expiry),
+        graph=Graph(uow, profiles, clock, access_expiry, DatabaseAccessLog()),
         clock=clock,
     )

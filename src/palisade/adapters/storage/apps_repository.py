@@ -4,7 +4,7 @@ access events. Tokens and codes are looked up by their SHA-256 only."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Row, String, and_, cast, delete, func, or_, select, update
@@ -206,10 +206,7 @@ class AppsRepository:
             | (OAuthTokenRow.refresh_expires_at < now))).rowcount
         return n
 
-    # access events
-    def add_access_events(self, rows: Iterable[AccessEventRow]) -> None:
-        self.session.add_all(list(rows))
-
+    # access events (written through services.apps.access_events)
     def access_events(self, person_id: str | None = None, actor_id: str | None = None,
                       limit: int = 100) -> list[AccessEventRow]:
         stmt = select(AccessEventRow).order_by(AccessEventRow.id.desc()).limit(limit)

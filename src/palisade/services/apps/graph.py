@@ -10,11 +10,11 @@ from functools import partial
 from palisade.adapters.storage.apps_repository import AppsRepository
 from palisade.adapters.storage.database import UnitOfWork
 from palisade.adapters.storage.repository import Repository
-from palisade.adapters.storage.tables import AccessEventRow
 from palisade.domain.access import Relationship
 from palisade.domain.apps.firewall import SubjectConsent, released_fields, shows_friendship
 from palisade.domain.apps.grants import AppField, Grant, Purpose, parse_grant
 from palisade.domain.errors import Forbidden, InvalidInput, NotFound, OutsidePurpose
+from palisade.services.apps.access_events import AccessEvent, AccessLog
 from palisade.services.apps.resource import AppCaller
 from palisade.services.clock import Clock
 from palisade.services.profiles import Profiles
@@ -53,7 +53,8 @@ def _check_page(after: str | None, limit: int) -> None:
 
 class Graph:
     def __init__(self, uow: UnitOfWork, profiles: Profiles, clock: Clock,
-                 access_expiry: timedelta) -> None:
+                 access_expiry: timedelta, access_log: AccessLog) -> None:
+        self.access_log = access_log
         self.uow = uow
         self.profiles = profiles
         self.clock = clock
@@ -73,18 +74,16 @@ class Graph:
         if ok:
             return
         with self.uow() as session:
-            AppsRepository(session).add_access_events(
-                [self._event(caller, caller.person_id, [], purpose, route, "refused")])
+            self.access_log.record(
+                session, [self._event(caller, caller.person_id, [], purpose, route, "refused")])
         raise OutsidePurpose(
             f"This token's grants do not include the purpose {purpose.value}"
             + (f" for {field.value}" if field else "") + ".")
 
     def _event(self, caller: AppCaller, person_id: str | None, fields: list[str], purpose: Purpose,
-               route: str, outcome: str = "released") -> AccessEventRow:
-        return AccessEventRow(person_id=person_id, actor_kind=caller.kind,
-                              actor_id=caller.app_id, fields=sorted(fields),
-                              purpose=purpose.value, outcome=outcome, route=route,
-                              at=self.clock())
+               route: str, outcome: str = "released") -> AccessEvent:
+        return AccessEvent(person_id, caller.kind, caller.app_id, tuple(fields), purpose.value,
+                           outcome, route, self.clock())
 
     def _person_only(self, caller: AppCaller) -> str:
         if caller.person_id is None:
@@ -104,7 +103,7 @@ class Graph:
             rendered = self.profiles._render(
                 Repository(session), person_id, Relationship.SELF,
                 released=partial(released_fields, consent, purpose, Relationship.SELF))
-            apps.add_access_events([self._event(caller, person_id, list(rendered.fields),
+            self.access_log.record(session, [self._event(caller, person_id, list(rendered.fields),
                                                 purpose, "/v1/graph/me")])
             return GraphPerson(auth.scoped_id, rendered.fields)
 
@@ -131,7 +130,7 @@ class Graph:
             rendered = self.profiles._render(
                 repo, auth.person_id, relationship, prefetched=row,
                 released=partial(released_fields, consent, purpose, relationship))
-            apps.add_access_events([self._event(caller, auth.person_id, list(rendered.fields),
+            self.access_log.record(session, [self._event(caller, auth.person_id, list(rendered.fields),
                                                 purpose, route)])
             return GraphPerson(auth.scoped_id, rendered.fields)
 
@@ -157,7 +156,7 @@ class Graph:
                                                Relationship.SELF) for r in rows})
             shown = [r for r in rows if r.person_id in rendered
                      and rendered[r.person_id].fields]
-            apps.add_access_events([self._event(caller, r.person_id,
+            self.access_log.record(session, [self._event(caller, r.person_id,
                                                 list(rendered[r.person_id].fields), purpose,
                                                 route) for r in shown])
             return GraphPage([GraphPerson(r.scoped_id, rendered[r.person_id].fields)
@@ -195,5 +194,5 @@ class Graph:
                                   purpose, route) for r in shown]
             if shown:
                 events.append(self._event(caller, person_id, ["friends"], purpose, route))
-            apps.add_access_events(events)
+            self.access_log.record(session, events)
             return GraphPage(people, rows[-1].scoped_id if more and rows else None)
