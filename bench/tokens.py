@@ -96,7 +96,7 @@ def main() -> None:
     parser.add_argument("--cpu", type=int, default=0, help="the CPU to pin to")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    started = time.time()
+    started = time.perf_counter()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
     home = Path(tempfile.mkdtemp(prefix="palisade-tokens-"))

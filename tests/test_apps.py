@@ -448,3 +448,35 @@ def test_app_fields_are_the_profile_fields_and_friendships_only() -> None:
     from palisade.domain.profile import ProfileField
 
     assert {f.value for f in AppField} == {f.value for f in ProfileField} | {"friends"}
+
+
+def test_people_without_a_password_sign_in_with_a_code(world: AppWorld) -> None:
+    from tests.conftest import last_code, unique_phone, wrong_code
+
+    client_id, _ = world.app(QUIZ)
+    phone = unique_phone()
+    _v, challenge = pkce()
+    browser = type(world.client)(world.client.app, base_url=BASE, follow_redirects=False)
+    page = browser.get(world.authorize_query(client_id, SCOPE, challenge))
+    nxt = page.text.split('name="next" value="')[1].split('"')[0].replace("&amp;", "&")
+    sent = browser.post("/oauth/signin/code", content=urlencode(
+        {"identifier": phone, "next": nxt}), headers=FORM)
+    assert sent.status_code == 200 and 'name="code"' in sent.text
+    code = last_code(world.platform, phone)
+    bad = browser.post("/oauth/signin", content=urlencode(
+        {"identifier": phone, "code": wrong_code(code), "next": nxt}), headers=FORM)
+    assert bad.status_code == 400 and 'name="code"' in bad.text
+    signed = browser.post("/oauth/signin", content=urlencode(
+        {"identifier": phone, "code": code, "next": nxt}), headers=FORM)
+    assert signed.status_code == 303
+    assert 'id="allow"' in browser.get(signed.headers["location"]).text
+
+
+def test_sign_in_never_redirects_off_the_authorization_page(world: AppWorld) -> None:
+    ada = world.person("Ada")
+    from tests.apps_helpers import PASSWORD
+
+    r = world.client.post("/oauth/signin", content=urlencode(
+        {"identifier": ada.phone, "password": PASSWORD, "next": "https://evil.example/"}),
+        headers=FORM, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/oauth/authorize?")

@@ -148,20 +148,47 @@ async def authorize_decision(request: Request) -> Response:
     return _to_response(result)
 
 
-@router.post("/oauth/signin", response_class=HTMLResponse)
-async def signin(request: Request) -> Response:
-    """Password sign-in for the authorization page; sets an HttpOnly session cookie."""
+def _next(form: dict[str, str]) -> str:
+    nxt = form.get("next", "")
+    return nxt if nxt.startswith("/oauth/authorize?") else "/oauth/authorize?"  # no open redirect
+
+
+@router.post("/oauth/signin/code", response_class=HTMLResponse)
+async def signin_code(request: Request) -> Response:
+    """Send a one-time code for the authorization page (the same answer for members and
+    strangers, as everywhere)."""
     p = _platform(request)
     form = dict(await _form(request))
-    nxt = form.get("next", "")
-    if not nxt.startswith("/oauth/authorize?"):  # never an open redirect
-        nxt = "/oauth/authorize?"
+    nxt, identifier = _next(form), form.get("identifier", "")
     try:
-        signed = await run_in_threadpool(p.accounts.sign_in_with_password,
-                                         form.get("identifier", ""), form.get("password", ""),
-                                         client_address(request, p))
+        sent = await run_in_threadpool(p.accounts.request_code, identifier,
+                                       client_address(request, p))
     except DomainError as exc:
         return _page(request, "oauth_signin.html", exc.status, next=nxt, error=exc.detail)
+    return _page(request, "oauth_signin.html", next=nxt, identifier=identifier,
+                 code_sent_to=sent.sent_to)
+
+
+@router.post("/oauth/signin", response_class=HTMLResponse)
+async def signin(request: Request) -> Response:
+    """Sign-in for the authorization page, by password or one-time code; sets an HttpOnly
+    session cookie scoped to /oauth."""
+    p = _platform(request)
+    form = dict(await _form(request))
+    nxt, identifier = _next(form), form.get("identifier", "")
+    try:
+        if form.get("code"):
+            signed = await run_in_threadpool(p.accounts.sign_in_with_code, identifier,
+                                             form["code"])
+        else:
+            signed = await run_in_threadpool(p.accounts.sign_in_with_password, identifier,
+                                             form.get("password", ""),
+                                             client_address(request, p))
+    except DomainError as exc:
+        again = {"identifier": identifier, "code_sent_to": "the same place"} \
+            if form.get("code") else {}
+        return _page(request, "oauth_signin.html", exc.status, next=nxt, error=exc.detail,
+                     **again)
     response = RedirectResponse(nxt, status_code=303)
     response.set_cookie(COOKIE, signed.token, httponly=True, samesite="lax", path="/oauth",
                         secure=p.settings.public_url.startswith("https://"))
