@@ -114,7 +114,8 @@ def main() -> None:
                                             prefix=f"palisade:bench-dpop:{secrets.token_hex(4)}:")
     guards = {}
     for name, store in stores.items():
-        dpop = DPoPVerifier(lambda k, ttl, s=store: s.first_time(k, ttl, time.time()), time.time)
+        dpop = DPoPVerifier(lambda k, ttl, s=store: s.first_time_deferred(k, ttl, time.time()),
+                            time.time)
         guards[name] = ResourceGuard(settings, platform.uow, dpop, platform.clock)
     bearer_guard = guards["in-process"]
 
@@ -143,9 +144,8 @@ def main() -> None:
         return out
 
     def proof_only_round(n: int, offset: int) -> list[float]:
-        dpop = DPoPVerifier(lambda k, ttl, s=MemoryCounterStore(): s.first_time(k, ttl,
-                                                                              time.time()),
-                            time.time)
+        dpop = DPoPVerifier(lambda k, ttl, s=MemoryCounterStore(): s.first_time_deferred(
+            k, ttl, time.time()), time.time)
         work = [(issued[(offset + i) % len(issued)], None) for i in range(n)]
         proofs = [(tok, key.jkt, key.proof("GET", URL, tok)) for (tok, key), _ in work]
         out = []

@@ -25,11 +25,10 @@ URL = "https://palisade.example/v1/graph/me"
 def verifier(now: float | None = None) -> DPoPVerifier:
     seen: set[str] = set()
 
-    def first_use(key: str, ttl: float) -> bool:
-        if key in seen:
-            return False
+    def first_use(key: str, ttl: float):  # type: ignore[no-untyped-def]
+        first = key not in seen
         seen.add(key)
-        return True
+        return lambda: first
 
     return DPoPVerifier(first_use, (lambda: now) if now is not None else time.time)
 
@@ -160,3 +159,23 @@ def test_malformed_claims_are_refused(claims: dict) -> None:
                                   algorithms=["ES256"])
     with pytest.raises(InvalidDPoPProof):
         verifier().check(proof, "GET", URL)
+
+
+@pytest.mark.redis
+def test_redis_replay_set_answers_once_and_frees_its_connections(redis_client) -> None:  # type: ignore[no-untyped-def]
+    from palisade.adapters.limits.counter_store import RedisCounterStore
+
+    store = RedisCounterStore(redis_client, prefix=f"palisade:test-dpop:{time.time_ns()}:")
+    pending = [store.first_time_deferred(f"k{i % 50}", 5, time.time()) for i in range(100)]
+    answers = [answer() for answer in pending]
+    assert answers[:50] == [True] * 50 and answers[50:] == [False] * 50
+    pool = redis_client.connection_pool
+    assert len(pool._in_use_connections) == 0  # every connection went back to the pool
+    key, other = DPoPKey(), DPoPKey()
+    v = DPoPVerifier(lambda k, ttl: store.first_time_deferred(k, ttl, time.time()), time.time)
+    proof = key.proof("GET", URL, "pat_x")
+    with pytest.raises(InvalidDPoPProof, match="bound"):  # the answer is collected anyway
+        v.check(proof, "GET", URL, access_token="pat_x", expected_jkt=other.jkt)
+    with pytest.raises(InvalidDPoPProof, match="used before"):
+        v.check(proof, "GET", URL, access_token="pat_x", expected_jkt=key.jkt)
+    assert len(pool._in_use_connections) == 0

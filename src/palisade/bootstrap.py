@@ -143,7 +143,8 @@ def build(settings: Settings | None = None, clock: Clock = system_clock,
     # through Redis in production, in-process in the embedded mode.
     jti_store = (RedisCounterStore(redis_client, prefix="palisade:dpop:") if redis_client
                  else MemoryCounterStore())
-    dpop = DPoPVerifier(lambda key, ttl: jti_store.first_time(key, ttl, clock().timestamp()),
+    dpop = DPoPVerifier(lambda key, ttl: jti_store.first_time_deferred(key, ttl,
+                                                                       clock().timestamp()),
                         lambda: clock().timestamp(),
                         max_age_seconds=settings.dpop_max_age_seconds)
     access_expiry = timedelta(days=settings.app_access_expiry_days)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -56,6 +56,10 @@ class CounterStore(Protocol):
 
     def first_time(self, key: str, ttl: float, now: float) -> bool:
         """True once per `ttl` for a key (de-duplicates findings and notices)."""
+        ...
+
+    def first_time_deferred(self, key: str, ttl: float, now: float) -> Callable[[], bool]:
+        """`first_time` with the answer read later (call the result exactly once)."""
         ...
 
 
@@ -153,6 +157,10 @@ class MemoryCounterStore:
             self._values[key] = (1, now + ttl)
             self._maybe_sweep(now)
             return True
+
+    def first_time_deferred(self, key: str, ttl: float, now: float) -> Callable[[], bool]:
+        first = self.first_time(key, ttl, now)
+        return lambda: first
 
 
 # KEYS[1] bucket; ARGV: cost, capacity, refill/s, now, partial(0/1), ttl_ms
@@ -285,3 +293,28 @@ class RedisCounterStore:
 
     def first_time(self, key: str, ttl: float, now: float) -> bool:
         return bool(self._r.set(self._p + key, 1, nx=True, px=int(ttl * 1000)))
+
+    def first_time_deferred(self, key: str, ttl: float, now: float) -> Callable[[], bool]:
+        """`first_time`, with the answer read later: the command is sent now and its round
+        trip overlaps whatever the caller does meanwhile (the DPoP replay check runs beside
+        the token look-up). The returned function must be called once; it frees the
+        connection."""
+        pool = self._r.connection_pool
+        conn = pool.get_connection()
+        try:
+            conn.send_command("SET", self._p + key, 1, "NX", "PX", int(ttl * 1000))
+        except BaseException:
+            conn.disconnect()
+            pool.release(conn)
+            raise
+
+        def answer() -> bool:
+            try:
+                return conn.read_response() is not None
+            except BaseException:
+                conn.disconnect()  # a half-read reply must not be handed to the next user
+                raise
+            finally:
+                pool.release(conn)
+
+        return answer

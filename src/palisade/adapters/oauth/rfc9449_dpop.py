@@ -74,19 +74,53 @@ def _public_key(jwk_json: str) -> tuple[object, str]:
     return key, key.thumbprint()
 
 
-class DPoPVerifier:
-    """Checks proofs (§4.3). `first_use(key, ttl)` is the replay store shared by every server
-    process: it answers True once per key within ttl seconds (§11.1)."""
+class PendingProof:
+    """A proof whose checks have passed except two that need more than the request: the key
+    binding (needs the token's `cnf.jkt`) and the replay answer (a round trip to the shared
+    seen-set, started already so that it overlaps the token look-up)."""
 
-    def __init__(self, first_use: Callable[[str, float], bool], clock: Callable[[], float],
-                 max_age_seconds: float = 60.0, max_skew_seconds: float = 5.0) -> None:
-        self.first_use = first_use
+    def __init__(self, jkt: str, jti: str, replay_answer: Callable[[], bool]) -> None:
+        self.jkt = jkt
+        self.jti = jti
+        self._answer = replay_answer
+        self._first: bool | None = None
+
+    def first_use(self) -> bool:
+        """Wait for the seen-set's answer (once; always call it, it frees the connection)."""
+        if self._first is None:
+            self._first = bool(self._answer())
+        return self._first
+
+    def finish(self, expected_jkt: str | None = None) -> CheckedProof:
+        first = self.first_use()
+        if expected_jkt is not None and self.jkt != expected_jkt:  # §4.3 check 12, §7.1
+            raise InvalidDPoPProof("The DPoP proof's key is not the key the token is bound to.")
+        if not first:  # §11.1: a proof is accepted once
+            raise InvalidDPoPProof("This DPoP proof has been used before.")
+        return CheckedProof(jkt=self.jkt, jti=self.jti)
+
+
+class DPoPVerifier:
+    """Checks proofs (§4.3). `mark_used(key, ttl)` records a proof in the replay store shared
+    by every server process and returns a function that answers whether this was the first use
+    within ttl seconds (§11.1); the split lets a caller overlap the round trip with other work.
+    """
+
+    def __init__(self, mark_used: Callable[[str, float], Callable[[], bool]],
+                 clock: Callable[[], float], max_age_seconds: float = 60.0,
+                 max_skew_seconds: float = 5.0) -> None:
+        self.mark_used = mark_used
         self.clock = clock
         self.max_age = max_age_seconds
         self.max_skew = max_skew_seconds
 
     def check(self, proof: str | None, method: str, url: str,
               access_token: str | None = None, expected_jkt: str | None = None) -> CheckedProof:
+        return self.begin(proof, method, url, access_token).finish(expected_jkt)
+
+    def begin(self, proof: str | None, method: str, url: str,
+              access_token: str | None = None) -> PendingProof:
+        """Every check that needs only the request; then the proof is marked used."""
         if not proof:
             raise InvalidDPoPProof("A DPoP proof is required (RFC 9449): send it in the DPoP "
                                    "header; bearer tokens are not accepted for apps.")
@@ -131,12 +165,9 @@ class DPoPVerifier:
         if access_token is not None:  # §4.3 check 12 (resource requests)
             if claims.get("ath") != access_token_hash(access_token):
                 raise InvalidDPoPProof("The DPoP proof's ath does not match the access token.")
-        if expected_jkt is not None and jkt != expected_jkt:  # §4.3 check 12, §7.1
-            raise InvalidDPoPProof("The DPoP proof's key is not the key the token is bound to.")
-        # §11.1: a proof is accepted once. The key covers the proof's whole window plus skew.
-        if not self.first_use(f"{jkt}:{jti}", self.max_age + self.max_skew):
-            raise InvalidDPoPProof("This DPoP proof has been used before.")
-        return CheckedProof(jkt=jkt, jti=jti)
+        # §11.1: remembered for the proof's whole window plus skew
+        return PendingProof(jkt, jti, self.mark_used(f"{jkt}:{jti}",
+                                                     self.max_age + self.max_skew))
 
 
 class ProofKey:

@@ -51,13 +51,22 @@ class ResourceGuard:
                url: str) -> AppCaller:
         """The whole check of an app's request: the token, then its DPoP proof."""
         token = split_authorization(authorization)
-        with self.uow() as session:
-            caller, jkt = self.token_check(AppsRepository(session), token)
-            try:  # §7.1: the proof must match this request and the token's key
-                self.dpop.check(proof, method, url, access_token=token, expected_jkt=jkt)
-            except InvalidDPoPProof as exc:
-                raise InvalidAppToken(str(exc), error="invalid_dpop_proof") from None
-            return caller
+        try:  # §7.1: the proof must match this request...
+            pending = self.dpop.begin(proof, method, url, access_token=token)
+        except InvalidDPoPProof as exc:
+            raise InvalidAppToken(str(exc), error="invalid_dpop_proof") from None
+        # ...and the token's key. The replay check's round trip to the shared seen-set is
+        # already under way; it overlaps the token look-up.
+        try:
+            with self.uow() as session:
+                caller, jkt = self.token_check(AppsRepository(session), token)
+        finally:
+            pending.first_use()  # always collected
+        try:
+            pending.finish(expected_jkt=jkt)
+        except InvalidDPoPProof as exc:
+            raise InvalidAppToken(str(exc), error="invalid_dpop_proof") from None
+        return caller
 
     def token_check(self, repo: AppsRepository, token: str) -> tuple[AppCaller, str]:
         """The token alone (what a bearer check would be): one query for the token, its app,
