@@ -151,3 +151,34 @@ def test_operator_api_for_partners(world: AppWorld, settings) -> None:  # type: 
     assert listed[0]["terminated_at"] is not None
     assert client.post("/v1/admin/partners", json={}).status_code == 401
     p.close()
+
+
+def test_when_the_last_agreement_ends_the_partner_is_told_to_delete(world: AppWorld,
+                                                                    clock) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    from palisade.adapters.storage.tables import AppCallbackRow
+
+    client_id, _secret, first = partner(world, ["name:research"])
+    now = world.platform.clock()
+    second = world.platform.partners.agree(client_id, ["name:research"], "consent",
+                                           now - timedelta(days=1), now + timedelta(days=60))
+    ada = world.person("Ada")
+    world.platform.partners.opt_in(ada.id, client_id, ["name:research"])
+    [offer] = [o for o in world.platform.partners.offers(ada.id) if o.partner_id == client_id]
+    world.platform.partners.terminate(first)  # another agreement still in force: nothing yet
+    assert client_id in [o.partner_id for o in world.platform.partners.offers(ada.id)]
+
+    def callbacks() -> list[str]:
+        with world.platform.uow() as session:
+            return list(session.scalars(sa.select(AppCallbackRow.reason).where(
+                AppCallbackRow.app_id == client_id)))
+
+    assert callbacks() == []
+    clock.advance(days=61)  # the second ends by itself; the background loop winds up
+    assert world.platform.partners.wind_up() >= 1
+    assert callbacks() == ["agreement_ended"]
+    assert world.platform.apps.authorized_apps(ada.id) == [] or client_id not in [
+        a.app_id for a in world.platform.apps.authorized_apps(ada.id)]
+    assert world.platform.partners.wind_up() == 0  # once
+    _ = (offer, second)

@@ -86,6 +86,10 @@ class AppsRepository:
             .order_by(AppAuthorizationRow.created_at))
         return [(a, b) for a, b in rows]
 
+    def people_authorizing(self, app_id: str) -> list[str]:
+        return list(self.session.scalars(select(AppAuthorizationRow.person_id).where(
+            AppAuthorizationRow.app_id == app_id)))
+
     def add_authorization(self, row: AppAuthorizationRow) -> None:
         self.session.add(row)
 
@@ -133,6 +137,13 @@ class AppsRepository:
         if partner_id is not None:
             stmt = stmt.where(PartnerAgreementRow.partner_id == partner_id)
         return list(self.session.scalars(stmt))
+
+    def agreements_to_wind_up(self, now: datetime) -> list[PartnerAgreementRow]:
+        """Ended (terminated or past their end) and not yet wound up."""
+        return list(self.session.scalars(select(PartnerAgreementRow).where(
+            PartnerAgreementRow.wound_up_at.is_(None),
+            or_(PartnerAgreementRow.terminated_at.is_not(None),
+                PartnerAgreementRow.ends_at <= now))))
 
     def active_agreements(self, now: datetime, partner_id: str | None = None
                           ) -> list[PartnerAgreementRow]:

@@ -317,6 +317,9 @@ class PartnerAgreementRow(Base):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     terminated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # when the people who opted in were queued deletion callbacks, once the partner had no
+    # agreement left in force (set once)
+    wound_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     note: Mapped[str] = mapped_column(String(500))
 
 
@@ -415,7 +418,7 @@ class AppCallbackRow(Base):
     app_id: Mapped[str] = mapped_column(ID, ForeignKey("apps.id", ondelete="CASCADE"),
                                         index=True)
     scoped_id: Mapped[str] = mapped_column(String(32))
-    reason: Mapped[str] = mapped_column(String(16))  # "removed" | "erased"
+    reason: Mapped[str] = mapped_column(String(16))  # removed | erased | agreement_ended
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

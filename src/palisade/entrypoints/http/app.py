@@ -53,6 +53,7 @@ async def _purge_loop(platform: Platform) -> None:
         try:
             report = await run_in_threadpool(platform.maintenance.purge)
             PURGED.inc(report.messages)
+            await run_in_threadpool(platform.partners.wind_up)
             await run_in_threadpool(platform.callbacks.deliver_due)
         except Exception as exc:  # keep purging on the next tick; never crash the server
             log.error("purge_failed", error_type=type(exc).__name__)

@@ -12,6 +12,7 @@ from palisade.adapters.storage.tables import AppAuthorizationRow, PartnerAgreeme
 from palisade.domain.apps.grants import Grant, parse_grant
 from palisade.domain.apps.partners import LegalBasis, agreement_scopes, check_period
 from palisade.domain.errors import InvalidInput, NotFound
+from palisade.services.apps.callbacks import queue as queue_callbacks
 from palisade.services.apps.registry import AppRegistry, RegisteredApp
 from palisade.services.clock import Clock
 
@@ -63,7 +64,7 @@ class Partners:
                 id=agreement_id, partner_id=partner_id,
                 scopes=sorted(g.scope_token for g in grants), legal_basis=basis.value,
                 starts_at=starts_at, ends_at=ends_at, created_at=self.clock(),
-                terminated_at=None, note=note[:500]))
+                terminated_at=None, wound_up_at=None, note=note[:500]))
         return agreement_id
 
     def agreements(self, partner_id: str) -> list[PartnerAgreementRow]:
@@ -78,6 +79,30 @@ class Partners:
             if row is None:
                 raise NotFound("No such agreement.")
             row.terminated_at = row.terminated_at or self.clock()
+        self.wind_up()
+
+    def wind_up(self) -> int:
+        """For every partner whose last agreement has ended (terminated or past its end):
+        queue a deletion callback for each person who opted in, and end those opt-ins, so the
+        partner is told to delete what it received and a future agreement starts from
+        nobody. Runs after a termination and in the background loop. Returns the callbacks
+        queued."""
+        now = self.clock()
+        queued = 0
+        with self.uow() as session:
+            repo = AppsRepository(session)
+            ended = repo.agreements_to_wind_up(now)
+            for partner_id in {a.partner_id for a in ended}:
+                if repo.active_agreements(now, partner_id):
+                    continue  # another agreement is still in force
+                for person_id in repo.people_authorizing(partner_id):
+                    queued += queue_callbacks(repo, person_id, "agreement_ended", now,
+                                              app_id=partner_id)
+                    repo.delete_authorization(partner_id, person_id)
+                for a in ended:
+                    if a.partner_id == partner_id:
+                        a.wound_up_at = now
+        return queued
 
     def offers(self, person_id: str) -> list[PartnerOffer]:
         now = self.clock()

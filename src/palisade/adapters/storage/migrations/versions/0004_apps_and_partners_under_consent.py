@@ -76,6 +76,7 @@ def upgrade() -> None:
     sa.Column('ends_at', palisade.adapters.storage.tables.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_at', palisade.adapters.storage.tables.UTCDateTime(timezone=True), nullable=False),
     sa.Column('terminated_at', palisade.adapters.storage.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('wound_up_at', palisade.adapters.storage.tables.UTCDateTime(timezone=True), nullable=True),
     sa.Column('note', sa.String(length=500), nullable=False),
     sa.ForeignKeyConstraint(['partner_id'], ['apps.id'], name=op.f('fk_partner_agreements_partner_id_apps'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_partner_agreements'))
