@@ -19,6 +19,7 @@ from tests.conftest import befriend
 
 SECRET_TEXT = "the combination is 4-8-15-16-23-42"
 PUBLIC = {"/healthz", "/v1/problems/{code}", "/.well-known/oauth-authorization-server",
+          "/v1/transparency/head",  # the access log's signed head: hashes only
           "/oauth/authorize"}  # the last answers a person with the sign-in page
 
 

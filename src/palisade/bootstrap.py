@@ -12,6 +12,8 @@ from sqlalchemy import Engine
 from palisade.adapters.crypto.blind_index import BlindIndex
 from palisade.adapters.crypto.envelope import Envelope
 from palisade.adapters.crypto.keyring import Keyring, KeyringSource
+from palisade.adapters.crypto.log_signing import LogSigner
+from palisade.adapters.crypto.seen_tags import SeenTags
 from palisade.adapters.delivery.codes import (
     CodeDelivery,
     OutboxDelivery,
@@ -19,19 +21,19 @@ from palisade.adapters.delivery.codes import (
     SmtpDelivery,
     WebhookSmsDelivery,
 )
-from palisade.adapters.crypto.seen_tags import SeenTags
 from palisade.adapters.limits.counter_store import (
     CounterStore,
     MemoryCounterStore,
     RedisCounterStore,
 )
 from palisade.adapters.limits.counters import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from palisade.adapters.oauth.rfc9449_dpop import DPoPVerifier
 from palisade.adapters.passwords import Passwords
 from palisade.adapters.storage.database import UnitOfWork, make_engine, migrate
 from palisade.config import ConfigurationError, Settings
-from palisade.adapters.oauth.rfc9449_dpop import DPoPVerifier
-from palisade.services.accounts import Accounts
 from palisade.domain.apps.audit import AuditPolicy
+from palisade.domain.discovery.quotas import DiscoveryLimits
+from palisade.services.accounts import Accounts
 from palisade.services.apps.access_events import DatabaseAccessLog
 from palisade.services.apps.audit import Audits
 from palisade.services.apps.callbacks import DeletionCallbacks
@@ -40,7 +42,6 @@ from palisade.services.apps.oauth_server import OAuthServer
 from palisade.services.apps.partners import Partners
 from palisade.services.apps.registry import AppRegistry
 from palisade.services.apps.resource import ResourceGuard
-from palisade.domain.discovery.quotas import DiscoveryLimits
 from palisade.services.clock import Clock, system_clock
 from palisade.services.discovery.guard import DiscoveryGuard
 from palisade.services.discovery.sync import Discovery
@@ -49,6 +50,7 @@ from palisade.services.messaging import Messaging
 from palisade.services.people import PersonKeys
 from palisade.services.profiles import Profiles
 from palisade.services.social import Social
+from palisade.services.transparency.log import TransparencyLog
 
 
 @dataclass
@@ -71,6 +73,7 @@ class Platform:
     partners: Partners
     callbacks: DeletionCallbacks
     audits: Audits
+    transparency: TransparencyLog
     oauth: OAuthServer
     resource: ResourceGuard
     graph: Graph
@@ -163,6 +166,8 @@ def build(settings: Settings | None = None, clock: Clock = system_clock,
         apps=registry,
         partners=Partners(uow, registry, clock),
         callbacks=DeletionCallbacks(uow, outbox_secret, clock),
+        transparency=TransparencyLog(
+            uow, keys, lambda: LogSigner(keyrings.get().secrets["one_time_codes"]), clock),
         audits=Audits(uow, registry, AuditPolicy(
             max_received_ratio=settings.audit_max_received_ratio,
             max_refused_calls=settings.audit_max_refused_calls,

@@ -406,6 +406,8 @@ class AccessEventRow(Base):
     outcome: Mapped[str] = mapped_column(String(16))  # "released" | "refused"
     route: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # its leaf in the tamper-evident log once the sequencer has appended it (None until then)
+    log_index: Mapped[int | None] = mapped_column(BigInteger, index=True)
 
 
 class AppCallbackRow(Base):
@@ -424,3 +426,40 @@ class AppCallbackRow(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(200))
+
+
+# --- the tamper-evident access log (services.transparency) ----------------------------------
+
+
+class LogLeafRow(Base):
+    """One entry of the append-only Merkle log (RFC 6962). The canonical entry bytes (what the
+    leaf hash covers) are sealed under the person's data key: erasure makes them unreadable
+    while the hash keeps the tree, and every earlier proof, intact."""
+
+    __tablename__ = "log_leaves"
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    person_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("persons.id", ondelete="SET NULL"), index=True)
+    person_seq: Mapped[int] = mapped_column(Integer)  # the entry's number among the person's
+    entry_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class LogNodeRow(Base):
+    """The hash of every complete, aligned subtree: level k, index i covers leaves
+    [i * 2^k, (i + 1) * 2^k). Proofs for any size are built from these."""
+
+    __tablename__ = "log_nodes"
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class LogHeadRow(Base):
+    """A signed tree head, written in the same transaction as the leaves it covers."""
+
+    __tablename__ = "log_heads"
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    timestamp_ms: Mapped[int] = mapped_column(BigInteger)
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))

@@ -28,6 +28,7 @@ from palisade.entrypoints.http.routers import (
     oauth,
     people,
     social,
+    transparency,
 )
 from palisade.logging import configure, get_logger
 
@@ -54,6 +55,7 @@ async def _purge_loop(platform: Platform) -> None:
             report = await run_in_threadpool(platform.maintenance.purge)
             PURGED.inc(report.messages)
             await run_in_threadpool(platform.partners.wind_up)
+            await run_in_threadpool(platform.transparency.sequence)
             await run_in_threadpool(platform.callbacks.deliver_due)
         except Exception as exc:  # keep purging on the next tick; never crash the server
             log.error("purge_failed", error_type=type(exc).__name__)
@@ -94,7 +96,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.platform = platform
     problems.install(app)
     for module in (auth, me, people, social, conversations, discovery, apps, graph, oauth,
-                   admin):
+                   transparency, admin):
         app.include_router(module.router)
 
     @app.middleware("http")

@@ -360,3 +360,26 @@ class AuditReportOut(BaseModel):
     used: list[str]
     findings: list[AuditFindingOut]
     suspended: bool
+
+
+# --- transparency -----------------------------------------------------------------------------
+
+
+class TreeHeadOut(BaseModel):
+    size: int
+    root: str = Field(description="base64 SHA-256 Merkle tree head (RFC 6962)")
+    timestamp_ms: int
+    signature: str = Field(description="base64 Ed25519 signature of the head")
+    public_key: str = Field(description="base64 raw Ed25519 public key of the log")
+
+
+class LogEntryOut(BaseModel):
+    index: int
+    entry: dict
+    leaf_hash: str
+    inclusion_proof: list[str] = Field(description="base64 audit path, leaf side first")
+
+
+class AccessLogOut(BaseModel):
+    head: TreeHeadOut
+    entries: list[LogEntryOut]

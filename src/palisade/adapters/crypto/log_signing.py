@@ -1,0 +1,48 @@
+"""The access log's signing key: Ed25519 (RFC 8032), derived from configuration, and the exact
+bytes a signed tree head signs.
+
+The private key is derived with HKDF-SHA-256 (RFC 5869) from the keyring's one-time-code
+secret under its own label, so it comes from configuration like every other key and needs no
+new keyring field; the public key is published for verifiers (`palisade verify`)."""
+
+from __future__ import annotations
+
+import struct
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+LABEL = b"palisade/access-log-signing/v1"
+HEAD_DOMAIN = b"palisade-log-tree-head/v1\n"
+
+
+def head_message(size: int, timestamp_ms: int, root: bytes) -> bytes:
+    """What a tree head signature covers (in the spirit of RFC 6962 §3.5's TreeHeadSignature):
+    a domain tag, the tree size and timestamp as 64-bit big-endian, and the root hash."""
+    return HEAD_DOMAIN + struct.pack(">QQ", size, timestamp_ms) + root
+
+
+class LogSigner:
+    def __init__(self, secret: bytes) -> None:
+        seed = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=LABEL).derive(secret)
+        self._key = Ed25519PrivateKey.from_private_bytes(seed)
+        self.public_key = self._key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+    def sign(self, size: int, timestamp_ms: int, root: bytes) -> bytes:
+        return self._key.sign(head_message(size, timestamp_ms, root))
+
+
+def verify_head(public_key: bytes, size: int, timestamp_ms: int, root: bytes,
+                signature: bytes) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(
+            signature, head_message(size, timestamp_ms, root))
+        return True
+    except (InvalidSignature, ValueError):
+        return False

@@ -1,0 +1,55 @@
+"""The tamper-evident access log over HTTP: the signed head, consistency proofs, and each
+person's own entries with their inclusion proofs."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from palisade.adapters.crypto.log_signing import LogSigner
+from palisade.bootstrap import Platform
+from palisade.domain.errors import InvalidInput
+from palisade.entrypoints.http.dependencies import Auth, PlatformDep
+from palisade.entrypoints.http.problems import problem_responses
+from palisade.entrypoints.http.schemas import AccessLogOut, LogEntryOut, TreeHeadOut
+from palisade.services.transparency.log import TreeHead
+
+router = APIRouter(tags=["transparency"])
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def head_out(p: Platform, head: TreeHead) -> TreeHeadOut:
+    public = LogSigner(p.keyrings.get().secrets["one_time_codes"]).public_key
+    return TreeHeadOut(size=head.size, root=b64(head.root), timestamp_ms=head.timestamp_ms,
+                       signature=b64(head.signature), public_key=b64(public))
+
+
+@router.get("/v1/transparency/head", response_model=TreeHeadOut)
+def latest_head(p: PlatformDep) -> TreeHeadOut:
+    """The latest signed tree head of the access log."""
+    return head_out(p, p.transparency.head())
+
+
+@router.get("/v1/transparency/consistency", response_model=list[str],
+            responses=problem_responses(404, 422))
+def consistency(p: PlatformDep, first: Annotated[int, Query(ge=1, le=2**62)],
+                second: Annotated[int, Query(ge=1, le=2**62)]) -> list[str]:
+    """RFC 9162 §2.1.4 proof that the log of size `second` extends the log of size `first`."""
+    if first > second or second > p.transparency.head().size:
+        raise InvalidInput("Ask for 1 <= first <= second <= the latest size.")
+    return [b64(x) for x in p.transparency.consistency(first, second)]
+
+
+@router.get("/v1/me/access-log", response_model=AccessLogOut, responses=problem_responses(401))
+def my_access_log(auth: Auth, p: PlatformDep) -> AccessLogOut:
+    """Every recorded access to your data by an app or partner, each with its inclusion
+    proof against the signed head returned with it."""
+    head, entries = p.transparency.entries_of(auth.person_id)
+    return AccessLogOut(head=head_out(p, head), entries=[
+        LogEntryOut(index=e.index, entry=e.entry, leaf_hash=b64(e.leaf_hash),
+                    inclusion_proof=[b64(x) for x in e.inclusion]) for e in entries])

@@ -1,0 +1,1 @@
+"""Transparency: the tamper-evident access log."""

@@ -1,0 +1,201 @@
+"""The tamper-evident access log: an append-only Merkle log (RFC 6962 / RFC 9162) of every
+access to a person's data by an app or partner, with signed tree heads and proofs.
+
+Reads never wait for the log: the read path writes an access event in its own transaction
+(`services.apps.access_events`), and the sequencer appends pending events in batches. One
+batch is one transaction — its leaves, the hashes of the subtrees it completes, the signed
+head over the new size, and each event's place in the log — so a crash leaves either all of
+it or none: never a signed head that the stored leaves do not match. Appends are serialized
+(a PostgreSQL advisory lock; SQLite has one writer), so two sequencers cannot fork the tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from palisade.adapters.crypto.envelope import open_sealed, seal
+from palisade.adapters.crypto.log_signing import LogSigner
+from palisade.adapters.storage.database import UnitOfWork
+from palisade.adapters.storage.repository import Repository
+from palisade.adapters.storage.tables import (
+    AccessEventRow,
+    LogHeadRow,
+    LogLeafRow,
+    LogNodeRow,
+)
+from palisade.domain.errors import NotFound
+from palisade.domain.transparency import rfc6962
+from palisade.domain.transparency.entries import LogEntry, decode, encode
+from palisade.services.clock import Clock
+from palisade.services.people import PersonKeys
+
+_LOCK_ID = 0x70616C6C6F67  # "pallog": the advisory lock that serializes appends
+
+
+def entry_context(person_id: str, index: int) -> bytes:
+    return f"log-entry/v1:{person_id}:{index}".encode()
+
+
+@dataclass(frozen=True)
+class TreeHead:
+    size: int
+    root: bytes
+    timestamp_ms: int
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class ProvenEntry:
+    index: int
+    entry: dict
+    leaf_hash: bytes
+    inclusion: list[bytes]  # against the head it was exported with
+
+
+class StoredTree:
+    """Subtree hashes from the stored complete subtrees, cached for one operation."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.cache: dict[tuple[int, int], bytes] = {}
+
+    def node(self, level: int, index: int) -> bytes:
+        key = (level, index)
+        if key not in self.cache:
+            row = self.session.get(LogNodeRow, key)
+            if row is None:
+                raise NotFound("That part of the log does not exist.")
+            self.cache[key] = row.hash
+        return self.cache[key]
+
+    def __call__(self, start: int, end: int) -> bytes:
+        n = end - start
+        if n == 0:
+            return rfc6962.EMPTY_ROOT
+        if n & (n - 1) == 0 and start % n == 0:  # complete and aligned: stored
+            return self.node(n.bit_length() - 1, start // n)
+        k = rfc6962.split_point(n)
+        return rfc6962.node_hash(self(start, start + k), self(start + k, end))
+
+
+class TransparencyLog:
+    def __init__(self, uow: UnitOfWork, keys: PersonKeys, signer: Callable[[], LogSigner],
+                 clock: Clock) -> None:
+        self.uow = uow
+        self.keys = keys
+        self.signer = signer
+        self.clock = clock
+
+    # -- appending
+    def sequence(self, limit: int = 5000) -> int:
+        """Append up to `limit` pending access events; returns how many were appended."""
+        with self.uow() as session:
+            if session.bind.dialect.name == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
+            events = list(session.scalars(
+                select(AccessEventRow).where(AccessEventRow.log_index.is_(None),
+                                             AccessEventRow.person_id.is_not(None))
+                .order_by(AccessEventRow.id).limit(limit)))
+            if not events:
+                return 0
+            size = self._size(session)
+            repo = Repository(session)
+            chains: dict[str, tuple[int, str | None]] = {}  # person -> (next seq, prev hex)
+            data_keys: dict[str, bytes] = {}
+            leaves = []
+            for offset, event in enumerate(events):
+                pid = event.person_id
+                assert pid is not None
+                if pid not in chains:
+                    last = session.execute(
+                        select(LogLeafRow.person_seq, LogLeafRow.leaf_hash)
+                        .where(LogLeafRow.person_id == pid)
+                        .order_by(LogLeafRow.index.desc()).limit(1)).first()
+                    chains[pid] = (last.person_seq + 1, last.leaf_hash.hex()) if last else (0, None)
+                    data_keys[pid] = self.keys.data_key(repo, pid)
+                seq, prev = chains[pid]
+                index = size + offset
+                raw = encode(LogEntry("app_access", pid, {
+                    "actor_kind": event.actor_kind, "actor": event.actor_id,
+                    "fields": list(event.fields), "purpose": event.purpose,
+                    "outcome": event.outcome, "route": event.route,
+                    "at": event.at.isoformat()}, seq, prev))
+                leaf = rfc6962.leaf_hash(raw)
+                chains[pid] = (seq + 1, leaf.hex())
+                leaves.append(LogLeafRow(index=index, person_id=pid, person_seq=seq,
+                                         entry_ct=seal(data_keys[pid], raw,
+                                                       entry_context(pid, index)),
+                                         leaf_hash=leaf))
+                event.log_index = index
+            session.add_all(leaves)
+            new_size = size + len(leaves)
+            session.add_all(self._completed_nodes(session, size, [x.leaf_hash for x in leaves]))
+            session.flush()
+            root = rfc6962.root(new_size, StoredTree(session))
+            now_ms = int(self.clock().timestamp() * 1000)
+            session.add(LogHeadRow(size=new_size, root=root, timestamp_ms=now_ms,
+                                   signature=self.signer().sign(new_size, now_ms, root)))
+            return len(leaves)
+
+    @staticmethod
+    def _completed_nodes(session: Session, size: int, new: list[bytes]) -> list[LogNodeRow]:
+        """Level 0 for each new leaf, and every higher node the new leaves complete."""
+        tree = StoredTree(session)
+        rows = []
+        for offset, leaf in enumerate(new):
+            i = size + offset
+            tree.cache[(0, i)] = leaf
+            rows.append(LogNodeRow(level=0, index=i, hash=leaf))
+            level, j = 0, i
+            while j & 1:  # i+1 completes the subtree at (level+1, j // 2)
+                left, right = tree.node(level, j - 1), tree.node(level, j)
+                level, j = level + 1, j // 2
+                h = rfc6962.node_hash(left, right)
+                tree.cache[(level, j)] = h
+                rows.append(LogNodeRow(level=level, index=j, hash=h))
+        return rows
+
+    @staticmethod
+    def _size(session: Session) -> int:
+        return session.scalar(select(func.coalesce(func.max(LogHeadRow.size), 0))) or 0
+
+    # -- reading
+    def head(self, size: int | None = None) -> TreeHead:
+        with self.uow() as session:
+            if size is None:
+                size = self._size(session)
+            row = session.get(LogHeadRow, size)
+            if row is None:
+                if size == 0:
+                    return TreeHead(0, rfc6962.EMPTY_ROOT, 0, b"")
+                raise NotFound("No signed head of that size.")
+            return TreeHead(row.size, row.root, row.timestamp_ms, row.signature)
+
+    def inclusion(self, index: int, size: int) -> list[bytes]:
+        with self.uow() as session:
+            return rfc6962.inclusion_proof(index, size, StoredTree(session))
+
+    def consistency(self, size1: int, size2: int) -> list[bytes]:
+        with self.uow() as session:
+            return rfc6962.consistency_proof(size1, size2, StoredTree(session))
+
+    def entries_of(self, person_id: str) -> tuple[TreeHead, list[ProvenEntry]]:
+        """Every entry about a person, opened with their data key, each with its inclusion
+        proof against the latest signed head."""
+        head = self.head()
+        with self.uow() as session:
+            rows = list(session.scalars(select(LogLeafRow).where(
+                LogLeafRow.person_id == person_id, LogLeafRow.index < head.size)
+                .order_by(LogLeafRow.index)))
+            if not rows:
+                return head, []
+            key = self.keys.data_key(Repository(session), person_id)
+            tree = StoredTree(session)
+            return head, [ProvenEntry(
+                r.index, decode(open_sealed(key, r.entry_ct, entry_context(person_id, r.index))),
+                r.leaf_hash, rfc6962.inclusion_proof(r.index, head.size, tree)) for r in rows]
+
