@@ -167,3 +167,62 @@ def test_a_person_reads_and_checks_their_log_over_http(world: AppWorld) -> None:
     assert world.client.get("/v1/transparency/head").json()["size"] == head["size"]
     assert world.client.get("/v1/transparency/consistency",
                             params={"first": 1, "second": head["size"] + 1}).status_code == 422
+
+
+def test_palisade_verify_checks_an_export_and_catches_tampering(world: AppWorld,
+                                                                tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import copy
+    import json
+
+    from typer.testing import CliRunner
+
+    from palisade.domain.transparency.verify import verify_export
+    from palisade.entrypoints.cli import app as cli
+
+    client_id, secret = world.app({"name": ["personalisation"]})
+    ada = world.person("Ada")
+    token = world.issue(ada, client_id, secret, "name:personalisation")
+    world.call("/me", token)
+    world.platform.transparency.sequence()
+    first = world.platform.transparency.head().size
+    for _ in range(3):
+        world.call("/me", token)
+    world.platform.transparency.sequence()
+    auth = {"Authorization": f"Bearer {ada.token}"}
+    doc = world.client.get("/v1/me/access-log", params={"earlier_size": first},
+                           headers=auth).json()
+    report = verify_export(doc)
+    assert report.ok, report.problems
+    assert report.entries == 4 and any("extends" in c for c in report.checked)
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(doc))
+    result = CliRunner().invoke(cli, ["verify", str(path)])
+    assert result.exit_code == 0 and "FAIL" not in result.output
+
+    def broken(change) -> list[str]:  # type: ignore[no-untyped-def]
+        bad = copy.deepcopy(doc)
+        change(bad)
+        return verify_export(bad).problems
+
+    assert broken(lambda d: d["entries"][1]["entry"].update(x_fields=["name", "birthday"]))
+    assert broken(lambda d: d["entries"].pop(1))  # a dropped entry breaks the chain
+    assert broken(lambda d: d["head"].update(timestamp_ms=d["head"]["timestamp_ms"] + 1))
+    assert broken(lambda d: d["earlier"]["consistency_proof"].reverse()
+                  if len(d["earlier"]["consistency_proof"]) > 1
+                  else d["earlier"]["head"].update(root=d["head"]["root"]))
+    assert broken(lambda d: d.pop("head"))
+    path.write_text(json.dumps({**doc, "entries": doc["entries"][:1] + doc["entries"][2:]}))
+    result = CliRunner().invoke(cli, ["verify", str(path)])
+    assert result.exit_code == 1 and "FAIL" in result.output
+
+
+def test_the_verifier_stands_alone() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, palisade.domain.transparency.verify as v; "
+            "heavy = [m for m in ('sqlalchemy', 'fastapi', 'redis', 'palisade.bootstrap', "
+            "'palisade.services') if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"

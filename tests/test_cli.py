@@ -33,6 +33,7 @@ def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
                                      ["keys", "rotate"], ["keys", "prune"], ["purge"],
                                      ["outbox"], ["apps"], ["apps", "register"],
                                      ["apps", "list"], ["apps", "suspend"], ["apps", "audit"],
+                                     ["verify"],
                                      ["tokens"],
                                      ["tokens", "revoke"]])
 def test_every_command_has_help(command: list[str]) -> None:

@@ -268,6 +268,16 @@ def tokens_revoke(
     platform.close()
 
 
+@app.command()
+def verify(export: Annotated[str, typer.Argument(
+        help="An access-log export (the JSON of GET /v1/me/access-log)")]) -> None:
+    """Check an exported access log offline: the signed head, every entry's inclusion proof
+    and chain, and consistency with an earlier head if the export has one."""
+    from palisade.domain.transparency.verify import main as verify_main
+
+    raise typer.Exit(verify_main([export]))
+
+
 def main() -> None:
     from palisade.domain.errors import DomainError
 

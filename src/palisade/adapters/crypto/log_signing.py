@@ -7,8 +7,6 @@ new keyring field; the public key is published for verifiers (`palisade verify`)
 
 from __future__ import annotations
 
-import struct
-
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -17,14 +15,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from palisade.domain.transparency.verify import head_message
+
 LABEL = b"palisade/access-log-signing/v1"
-HEAD_DOMAIN = b"palisade-log-tree-head/v1\n"
-
-
-def head_message(size: int, timestamp_ms: int, root: bytes) -> bytes:
-    """What a tree head signature covers (in the spirit of RFC 6962 §3.5's TreeHeadSignature):
-    a domain tag, the tree size and timestamp as 64-bit big-endian, and the root hash."""
-    return HEAD_DOMAIN + struct.pack(">QQ", size, timestamp_ms) + root
 
 
 class LogSigner:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from palisade.domain.transparency.verify import canonical
+
 
 @dataclass(frozen=True, slots=True)
 class LogEntry:
@@ -24,8 +26,7 @@ class LogEntry:
 def encode(entry: LogEntry) -> bytes:
     doc = {"v": 1, "kind": entry.kind, "person": entry.person_id, "seq": entry.seq,
            "prev": entry.prev, **{f"x_{k}": v for k, v in entry.body.items()}}
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False).encode("utf-8")
+    return canonical(doc)
 
 
 def decode(data: bytes) -> dict:

@@ -380,6 +380,13 @@ class LogEntryOut(BaseModel):
     inclusion_proof: list[str] = Field(description="base64 audit path, leaf side first")
 
 
-class AccessLogOut(BaseModel):
+class EarlierHeadOut(BaseModel):
     head: TreeHeadOut
+    consistency_proof: list[str] = Field(description="base64, RFC 9162 §2.1.4")
+
+
+class AccessLogOut(BaseModel):
+    format: str = "palisade-access-log/v1"
+    head: TreeHeadOut
+    earlier: EarlierHeadOut | None = None
     entries: list[LogEntryOut]

@@ -13,7 +13,12 @@ from palisade.bootstrap import Platform
 from palisade.domain.errors import InvalidInput
 from palisade.entrypoints.http.dependencies import Auth, PlatformDep
 from palisade.entrypoints.http.problems import problem_responses
-from palisade.entrypoints.http.schemas import AccessLogOut, LogEntryOut, TreeHeadOut
+from palisade.entrypoints.http.schemas import (
+    AccessLogOut,
+    EarlierHeadOut,
+    LogEntryOut,
+    TreeHeadOut,
+)
 from palisade.services.transparency.log import TreeHead
 
 router = APIRouter(tags=["transparency"])
@@ -45,11 +50,23 @@ def consistency(p: PlatformDep, first: Annotated[int, Query(ge=1, le=2**62)],
     return [b64(x) for x in p.transparency.consistency(first, second)]
 
 
-@router.get("/v1/me/access-log", response_model=AccessLogOut, responses=problem_responses(401))
-def my_access_log(auth: Auth, p: PlatformDep) -> AccessLogOut:
+@router.get("/v1/me/access-log", response_model=AccessLogOut,
+            responses=problem_responses(401, 404, 422))
+def my_access_log(auth: Auth, p: PlatformDep,
+                  earlier_size: Annotated[int | None, Query(
+                      ge=1, le=2**62, description="The size of a head you saw before: the "
+                      "answer then proves the log only grew since")] = None) -> AccessLogOut:
     """Every recorded access to your data by an app or partner, each with its inclusion
-    proof against the signed head returned with it."""
+    proof against the signed head returned with it. Save it and check it offline with
+    `palisade verify FILE`."""
     head, entries = p.transparency.entries_of(auth.person_id)
-    return AccessLogOut(head=head_out(p, head), entries=[
+    earlier = None
+    if earlier_size is not None:
+        if earlier_size > head.size:
+            raise InvalidInput("earlier_size is beyond the latest head.")
+        earlier = EarlierHeadOut(head=head_out(p, p.transparency.head(earlier_size)),
+                                 consistency_proof=[b64(x) for x in p.transparency.consistency(
+                                     earlier_size, head.size)])
+    return AccessLogOut(head=head_out(p, head), earlier=earlier, entries=[
         LogEntryOut(index=e.index, entry=e.entry, leaf_hash=b64(e.leaf_hash),
                     inclusion_proof=[b64(x) for x in e.inclusion]) for e in entries])
