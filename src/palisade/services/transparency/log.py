@@ -14,27 +14,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from palisade.adapters.crypto.envelope import open_sealed, seal
 from palisade.adapters.crypto.log_signing import LogSigner
 from palisade.adapters.storage.database import UnitOfWork
+from palisade.adapters.storage.log_repository import LogRepository
 from palisade.adapters.storage.repository import Repository
-from palisade.adapters.storage.tables import (
-    AccessEventRow,
-    LogHeadRow,
-    LogLeafRow,
-    LogNodeRow,
-)
 from palisade.domain.errors import NotFound
 from palisade.domain.transparency import rfc6962
 from palisade.domain.transparency.entries import LogEntry, decode, encode
 from palisade.services.clock import Clock
 from palisade.services.people import PersonKeys
-
-_LOCK_ID = 0x70616C6C6F67  # "pallog": the advisory lock that serializes appends
-
 
 def entry_context(person_id: str, index: int) -> bytes:
     return f"log-entry/v1:{person_id}:{index}".encode()
@@ -60,16 +51,16 @@ class StoredTree:
     """Subtree hashes from the stored complete subtrees, cached for one operation."""
 
     def __init__(self, session: Session) -> None:
-        self.session = session
+        self.repo = LogRepository(session)
         self.cache: dict[tuple[int, int], bytes] = {}
 
     def node(self, level: int, index: int) -> bytes:
         key = (level, index)
         if key not in self.cache:
-            row = self.session.get(LogNodeRow, key)
-            if row is None:
+            found = self.repo.node(level, index)
+            if found is None:
                 raise NotFound("That part of the log does not exist.")
-            self.cache[key] = row.hash
+            self.cache[key] = found
         return self.cache[key]
 
     def __call__(self, start: int, end: int) -> bytes:
@@ -94,31 +85,24 @@ class TransparencyLog:
     def sequence(self, limit: int = 5000) -> int:
         """Append up to `limit` pending access events; returns how many were appended."""
         with self.uow() as session:
-            if session.bind.dialect.name == "postgresql":
-                session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
-            events = list(session.scalars(
-                select(AccessEventRow).where(AccessEventRow.log_index.is_(None),
-                                             AccessEventRow.person_id.is_not(None))
-                .order_by(AccessEventRow.id).limit(limit)))
+            repo = LogRepository(session)
+            repo.lock_appends()
+            events = repo.pending_events(limit)
             if not events:
                 return 0
-            size = self._size(session)
-            repo = Repository(session)
-            chains: dict[str, tuple[int, str | None]] = {}  # person -> (next seq, prev hex)
-            data_keys: dict[str, bytes] = {}
-            leaves = []
+            size = repo.size()
+            pids = sorted({e.person_id for e in events})
+            ends = repo.chain_ends(pids)
+            chains: dict[str, tuple[int, str | None]] = {
+                pid: ((ends[pid][0] + 1, ends[pid][1].hex()) if pid in ends else (0, None))
+                for pid in pids}
+            envelope = self.keys.envelope
+            data_keys = {pid: envelope.unwrap(pid, row.master_key_id, row.wrapped)
+                         for pid, row in repo.wrapped_keys(pids).items()}
+            leaves, placed = [], []
             for offset, event in enumerate(events):
-                pid = event.person_id
-                assert pid is not None
-                if pid not in chains:
-                    last = session.execute(
-                        select(LogLeafRow.person_seq, LogLeafRow.leaf_hash)
-                        .where(LogLeafRow.person_id == pid)
-                        .order_by(LogLeafRow.index.desc()).limit(1)).first()
-                    chains[pid] = (last.person_seq + 1, last.leaf_hash.hex()) if last else (0, None)
-                    data_keys[pid] = self.keys.data_key(repo, pid)
+                pid, index = event.person_id, size + offset
                 seq, prev = chains[pid]
-                index = size + offset
                 raw = encode(LogEntry("app_access", pid, {
                     "actor_kind": event.actor_kind, "actor": event.actor_id,
                     "fields": list(event.fields), "purpose": event.purpose,
@@ -126,49 +110,43 @@ class TransparencyLog:
                     "at": event.at.isoformat()}, seq, prev))
                 leaf = rfc6962.leaf_hash(raw)
                 chains[pid] = (seq + 1, leaf.hex())
-                leaves.append(LogLeafRow(index=index, person_id=pid, person_seq=seq,
-                                         entry_ct=seal(data_keys[pid], raw,
-                                                       entry_context(pid, index)),
-                                         leaf_hash=leaf))
-                event.log_index = index
-            session.add_all(leaves)
+                leaves.append({"index": index, "person_id": pid, "person_seq": seq,
+                               "entry_ct": seal(data_keys[pid], raw, entry_context(pid, index)),
+                               "leaf_hash": leaf})
+                placed.append({"event_id": event.id, "log_index": index})
+            tree = StoredTree(session)
+            nodes = self._completed_nodes(tree, size, [x["leaf_hash"] for x in leaves])
+            repo.add_leaves(leaves, nodes, placed)
             new_size = size + len(leaves)
-            session.add_all(self._completed_nodes(session, size, [x.leaf_hash for x in leaves]))
-            session.flush()
-            root = rfc6962.root(new_size, StoredTree(session))
+            root = rfc6962.root(new_size, tree)
             now_ms = int(self.clock().timestamp() * 1000)
-            session.add(LogHeadRow(size=new_size, root=root, timestamp_ms=now_ms,
-                                   signature=self.signer().sign(new_size, now_ms, root)))
+            repo.add_head(new_size, root, now_ms, self.signer().sign(new_size, now_ms, root))
             return len(leaves)
 
     @staticmethod
-    def _completed_nodes(session: Session, size: int, new: list[bytes]) -> list[LogNodeRow]:
-        """Level 0 for each new leaf, and every higher node the new leaves complete."""
-        tree = StoredTree(session)
+    def _completed_nodes(tree: StoredTree, size: int, new: list[bytes]) -> list[dict]:
+        """Level 0 for each new leaf, and every higher node the new leaves complete; they
+        also go into the tree's cache, so the new root needs no read-back."""
         rows = []
         for offset, leaf in enumerate(new):
             i = size + offset
             tree.cache[(0, i)] = leaf
-            rows.append(LogNodeRow(level=0, index=i, hash=leaf))
+            rows.append({"level": 0, "index": i, "hash": leaf})
             level, j = 0, i
-            while j & 1:  # i+1 completes the subtree at (level+1, j // 2)
-                left, right = tree.node(level, j - 1), tree.node(level, j)
+            while j & 1:  # leaf i completes the subtree at (level + 1, j // 2)
+                h = rfc6962.node_hash(tree.node(level, j - 1), tree.node(level, j))
                 level, j = level + 1, j // 2
-                h = rfc6962.node_hash(left, right)
                 tree.cache[(level, j)] = h
-                rows.append(LogNodeRow(level=level, index=j, hash=h))
+                rows.append({"level": level, "index": j, "hash": h})
         return rows
-
-    @staticmethod
-    def _size(session: Session) -> int:
-        return session.scalar(select(func.coalesce(func.max(LogHeadRow.size), 0))) or 0
 
     # -- reading
     def head(self, size: int | None = None) -> TreeHead:
         with self.uow() as session:
+            repo = LogRepository(session)
             if size is None:
-                size = self._size(session)
-            row = session.get(LogHeadRow, size)
+                size = repo.size()
+            row = repo.head(size)
             if row is None:
                 if size == 0:
                     return TreeHead(0, rfc6962.EMPTY_ROOT, 0, b"")
@@ -188,9 +166,7 @@ class TransparencyLog:
         proof against the latest signed head."""
         head = self.head()
         with self.uow() as session:
-            rows = list(session.scalars(select(LogLeafRow).where(
-                LogLeafRow.person_id == person_id, LogLeafRow.index < head.size)
-                .order_by(LogLeafRow.index)))
+            rows = LogRepository(session).leaves_of(person_id, head.size)
             if not rows:
                 return head, []
             key = self.keys.data_key(Repository(session), person_id)
@@ -198,4 +174,3 @@ class TransparencyLog:
             return head, [ProvenEntry(
                 r.index, decode(open_sealed(key, r.entry_ct, entry_context(person_id, r.index))),
                 r.leaf_hash, rfc6962.inclusion_proof(r.index, head.size, tree)) for r in rows]
-
