@@ -125,7 +125,8 @@ def proofs(size: int, samples: int, rng: random.Random) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entries", type=int, default=20_000)
-    parser.add_argument("--batch", type=int, default=2_000)
+    parser.add_argument("--batch", type=int, default=5_000,
+                        help="entries per transaction (the sequencer's default is 5,000)")
     parser.add_argument("--people", type=int, default=2_000)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--samples", type=int, default=2_000)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Row, bindparam, func, select, text
+from sqlalchemy import Row, func, select, text
 from sqlalchemy.orm import Session
 
 from palisade.adapters.storage.repository import Repository
@@ -20,11 +20,6 @@ from palisade.adapters.storage.tables import (
 
 _APPEND_LOCK = 0x70616C6C6F67  # "pallog": the advisory lock that serializes appends
 _EVENTS = AccessEventRow.__table__
-_LEAVES = LogLeafRow.__table__.insert()
-_NODES = LogNodeRow.__table__.insert()
-_PLACE = (_EVENTS.update().where(_EVENTS.c.id == bindparam("event_id"))
-          .values(log_index=bindparam("log_index")))
-
 
 class LogRepository:
     def __init__(self, session: Session) -> None:
@@ -63,12 +58,22 @@ class LogRepository:
                               .where(self._in(DataKey.person_id, person_ids)))
         return {r.person_id: r for r in rows}
 
-    def add_leaves(self, leaves: list[dict], nodes: list[dict],
-                   placed: list[dict]) -> None:
-        conn = self.s.connection()  # Core executemany: no ORM bookkeeping per row
-        conn.execute(_LEAVES, leaves)
-        conn.execute(_NODES, nodes)
-        conn.execute(_PLACE, placed)
+    def add_leaves(self, leaves: list[tuple], nodes: list[tuple],
+                   placed: list[tuple]) -> None:
+        """Leaves as (index, person_id, person_seq, entry_ct, leaf_hash); nodes as
+        (level, index, hash); placed as (log_index, event_id). Straight to the driver's
+        executemany: these are the hot path of the sequencer, and SQLAlchemy's per-row
+        parameter processing would cost more than the hashing and sealing."""
+        conn = self.s.connection()
+        p = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(
+            "INSERT INTO log_leaves (index_, person_id, person_seq, entry_ct, leaf_hash) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p})".replace("index_", '"index"'), leaves)
+        if nodes:
+            conn.exec_driver_sql(
+                f'INSERT INTO log_nodes (level, "index", hash) VALUES ({p}, {p}, {p})', nodes)
+        conn.exec_driver_sql(f"UPDATE access_events SET log_index = {p} WHERE id = {p}",
+                             placed)
 
     def add_head(self, size: int, root: bytes, timestamp_ms: int, signature: bytes) -> None:
         self.s.add(LogHeadRow(size=size, root=root, timestamp_ms=timestamp_ms,
@@ -81,6 +86,8 @@ class LogRepository:
         return self.s.get(LogHeadRow, size)
 
     def node(self, level: int, index: int) -> bytes | None:
+        if level == 0:  # a leaf is its own level-0 node
+            return self.s.scalar(select(LogLeafRow.leaf_hash).where(LogLeafRow.index == index))
         return self.s.scalar(select(LogNodeRow.hash).where(LogNodeRow.level == level,
                                                            LogNodeRow.index == index))
 

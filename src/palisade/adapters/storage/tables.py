@@ -446,8 +446,9 @@ class LogLeafRow(Base):
 
 
 class LogNodeRow(Base):
-    """The hash of every complete, aligned subtree: level k, index i covers leaves
-    [i * 2^k, (i + 1) * 2^k). Proofs for any size are built from these."""
+    """The hash of every complete, aligned subtree above the leaves: level k >= 1, index i
+    covers leaves [i * 2^k, (i + 1) * 2^k) (level 0 is `log_leaves.leaf_hash`). Proofs for
+    any size are built from these."""
 
     __tablename__ = "log_nodes"
     level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

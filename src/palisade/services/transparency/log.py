@@ -110,12 +110,11 @@ class TransparencyLog:
                     "at": event.at.isoformat()}, seq, prev))
                 leaf = rfc6962.leaf_hash(raw)
                 chains[pid] = (seq + 1, leaf.hex())
-                leaves.append({"index": index, "person_id": pid, "person_seq": seq,
-                               "entry_ct": seal(data_keys[pid], raw, entry_context(pid, index)),
-                               "leaf_hash": leaf})
-                placed.append({"event_id": event.id, "log_index": index})
+                leaves.append((index, pid, seq,
+                               seal(data_keys[pid], raw, entry_context(pid, index)), leaf))
+                placed.append((index, event.id))
             tree = StoredTree(session)
-            nodes = self._completed_nodes(tree, size, [x["leaf_hash"] for x in leaves])
+            nodes = self._completed_nodes(tree, size, [x[4] for x in leaves])
             repo.add_leaves(leaves, nodes, placed)
             new_size = size + len(leaves)
             root = rfc6962.root(new_size, tree)
@@ -124,20 +123,19 @@ class TransparencyLog:
             return len(leaves)
 
     @staticmethod
-    def _completed_nodes(tree: StoredTree, size: int, new: list[bytes]) -> list[dict]:
-        """Level 0 for each new leaf, and every higher node the new leaves complete; they
-        also go into the tree's cache, so the new root needs no read-back."""
+    def _completed_nodes(tree: StoredTree, size: int, new: list[bytes]) -> list[tuple]:
+        """Every node above the leaves that the new leaves complete (a leaf is its own
+        level-0 node); they also go into the tree's cache, so the new root needs no read."""
         rows = []
         for offset, leaf in enumerate(new):
             i = size + offset
             tree.cache[(0, i)] = leaf
-            rows.append({"level": 0, "index": i, "hash": leaf})
             level, j = 0, i
             while j & 1:  # leaf i completes the subtree at (level + 1, j // 2)
                 h = rfc6962.node_hash(tree.node(level, j - 1), tree.node(level, j))
                 level, j = level + 1, j // 2
                 tree.cache[(level, j)] = h
-                rows.append({"level": level, "index": j, "hash": h})
+                rows.append((level, j, h))
         return rows
 
     # -- reading
