@@ -480,3 +480,12 @@ def test_sign_in_never_redirects_off_the_authorization_page(world: AppWorld) -> 
         {"identifier": ada.phone, "password": PASSWORD, "next": "https://evil.example/"}),
         headers=FORM, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/oauth/authorize?")
+
+
+def test_client_authenticating_endpoints_are_rate_limited(world: AppWorld) -> None:
+    world.platform.settings.oauth_requests_per_address_per_minute = 3
+    client_id, _ = world.app(QUIZ)
+    statuses = [world.client.post("/oauth/introspect", content=urlencode(
+        {"token": "x", "client_id": client_id, "client_secret": "guess"}),
+        headers=FORM).status_code for _ in range(5)]
+    assert statuses[:3] == [401, 401, 401] and statuses[3:] == [429, 429]

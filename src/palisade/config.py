@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     app_inactivity_days: int = Field(
         90, ge=1, description="An app with no activity for this many days loses all its tokens.")
     dpop_max_age_seconds: int = Field(60, ge=5, le=600)
+    oauth_requests_per_address_per_minute: int = Field(
+        300, ge=1, description="Token, revocation and introspection requests per client "
+        "address per minute (each may verify an argon2id client secret).")
     allow_private_callback_urls: bool = Field(
         False, description="Let apps register deletion callbacks to loopback or private "
         "addresses (local development only: Palisade calls these URLs itself).")

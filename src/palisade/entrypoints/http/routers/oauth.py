@@ -195,27 +195,43 @@ async def signin(request: Request) -> Response:
     return response
 
 
+def _too_many(p: Platform, request: Request) -> Response | None:
+    """Client-authenticating endpoints verify an argon2id secret per request: a per-address
+    budget keeps them from being used to guess secrets or to burn the server's CPU."""
+    verdict = p.limiter.hit(f"oauth:addr:{client_address(request, p)}",
+                            p.settings.oauth_requests_per_address_per_minute, 60)
+    if verdict.allowed:
+        return None
+    return JSONResponse({"error": "invalid_request",
+                         "error_description": "Too many requests from this address; retry "
+                                              "later."},
+                        status_code=429, headers={"Retry-After": str(verdict.retry_after)})
+
+
+async def _client_endpoint(request: Request, handler: str) -> Response:
+    p = _platform(request)
+    refused = await run_in_threadpool(_too_many, p, request)
+    if refused is not None:
+        return refused
+    oauth_request = _oauth_request(p, request, await _form(request), query=[])
+    return _to_response(await run_in_threadpool(getattr(p.oauth, handler), oauth_request))
+
+
 @router.post("/oauth/token")
 async def token(request: Request) -> Response:
     """The token endpoint (RFC 6749 §3.2): every token is bound to the DPoP key of the proof
     sent with the request (RFC 9449 §5)."""
-    p = _platform(request)
-    oauth_request = _oauth_request(p, request, await _form(request), query=[])
-    return _to_response(await run_in_threadpool(p.oauth.token, oauth_request))
+    return await _client_endpoint(request, "token")
 
 
 @router.post("/oauth/revoke")
 async def revoke(request: Request) -> Response:
     """Token revocation (RFC 7009)."""
-    p = _platform(request)
-    oauth_request = _oauth_request(p, request, await _form(request), query=[])
-    return _to_response(await run_in_threadpool(p.oauth.revoke, oauth_request))
+    return await _client_endpoint(request, "revoke")
 
 
 @router.post("/oauth/introspect")
 async def introspect(request: Request) -> Response:
     """Token introspection (RFC 7662), for an app's own tokens."""
-    p = _platform(request)
-    oauth_request = _oauth_request(p, request, await _form(request), query=[])
-    return _to_response(await run_in_threadpool(p.oauth.introspect, oauth_request))
+    return await _client_endpoint(request, "introspect")
 
