@@ -47,6 +47,7 @@ from palisade.services.discovery.guard import DiscoveryGuard
 from palisade.services.discovery.sync import Discovery
 from palisade.services.maintenance import Maintenance
 from palisade.services.messaging import Messaging
+from palisade.services.notifications import Notifications
 from palisade.services.people import PersonKeys
 from palisade.services.profiles import Profiles
 from palisade.services.social import Social
@@ -74,6 +75,7 @@ class Platform:
     callbacks: DeletionCallbacks
     audits: Audits
     transparency: TransparencyLog
+    notifications: Notifications
     oauth: OAuthServer
     resource: ResourceGuard
     graph: Graph
@@ -166,6 +168,7 @@ def build(settings: Settings | None = None, clock: Clock = system_clock,
         apps=registry,
         partners=Partners(uow, registry, clock),
         callbacks=DeletionCallbacks(uow, outbox_secret, clock),
+        notifications=Notifications(uow, keys, delivery, clock),
         transparency=TransparencyLog(
             uow, keys, lambda: LogSigner(keyrings.get().secrets["one_time_codes"]), clock),
         audits=Audits(uow, registry, AuditPolicy(

@@ -39,7 +39,9 @@ from palisade.domain.errors import (
     Unauthenticated,
 )
 from palisade.domain.identifiers import Identifier, parse_identifier
+from palisade.domain.notifications import NotificationKind
 from palisade.services.clock import Clock
+from palisade.services.notifications import notify
 from palisade.services.people import PersonKeys, identifier_context, new_id
 
 TOKEN_PREFIX = "pls_"
@@ -203,6 +205,8 @@ class Accounts:
                 created = True
             else:
                 person_id, created = existing.person_id, False
+                notify(session, person_id, NotificationKind.NEW_SIGN_IN,
+                       "New sign-in to your account with a one-time code.", now)
             token, expires = self._new_session(repo, person_id, "code", now)
         return SignedIn(token, person_id, created, expires)
 
@@ -220,7 +224,10 @@ class Accounts:
             ok = self.passwords.verify(person.password_hash if person else None, password or "")
             if not ok or person is None:
                 raise SignInFailed("The identifier or password is not correct.")
-            token, expires = self._new_session(repo, person.id, "password", self.clock())
+            now = self.clock()
+            notify(session, person.id, NotificationKind.NEW_SIGN_IN,
+                   "New sign-in to your account with your password.", now)
+            token, expires = self._new_session(repo, person.id, "password", now)
         return SignedIn(token, person.id, False, expires)
 
     def authenticate(self, token: str | None) -> AuthSession:

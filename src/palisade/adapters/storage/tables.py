@@ -464,3 +464,31 @@ class LogHeadRow(Base):
     root: Mapped[bytes] = mapped_column(LargeBinary(32))
     timestamp_ms: Mapped[int] = mapped_column(BigInteger)
     signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+
+
+# --- notifications (services.notifications) -----------------------------------------------------
+
+
+class NotificationRow(Base):
+    """One item of a person's in-app feed. `detail` names apps and counts, never another
+    person's data."""
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(ID, ForeignKey("persons.id", ondelete="CASCADE"),
+                                           index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # None: not yet considered for email; set when emailed or when email was not wanted
+    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class NotificationSettingsRow(Base):
+    __tablename__ = "notification_settings"
+    person_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True)
+    email: Mapped[dict[str, str]] = mapped_column(JSON)  # kind -> immediate | daily | off
+    last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

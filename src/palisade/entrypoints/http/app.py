@@ -25,6 +25,7 @@ from palisade.entrypoints.http.routers import (
     discovery,
     graph,
     me,
+    notifications,
     oauth,
     people,
     social,
@@ -56,6 +57,7 @@ async def _purge_loop(platform: Platform) -> None:
             PURGED.inc(report.messages)
             await run_in_threadpool(platform.partners.wind_up)
             await run_in_threadpool(platform.transparency.sequence)
+            await run_in_threadpool(platform.notifications.send_due)
             await run_in_threadpool(platform.callbacks.deliver_due)
         except Exception as exc:  # keep purging on the next tick; never crash the server
             log.error("purge_failed", error_type=type(exc).__name__)
@@ -95,8 +97,8 @@ def create_app(platform: Platform) -> FastAPI:
     )
     app.state.platform = platform
     problems.install(app)
-    for module in (auth, me, people, social, conversations, discovery, apps, graph, oauth,
-                   transparency, admin):
+    for module in (auth, me, notifications, people, social, conversations, discovery, apps,
+                   graph, oauth, transparency, admin):
         app.include_router(module.router)
 
     @app.middleware("http")

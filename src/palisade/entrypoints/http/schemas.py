@@ -390,3 +390,31 @@ class AccessLogOut(BaseModel):
     head: TreeHeadOut
     earlier: EarlierHeadOut | None = None
     entries: list[LogEntryOut]
+
+
+# --- notifications --------------------------------------------------------------------------
+
+
+class NotificationOut(BaseModel):
+    id: int
+    kind: str
+    detail: str
+    created_at: datetime
+    read: bool
+
+
+class NotificationFeedOut(BaseModel):
+    unread: int
+    items: list[NotificationOut]
+
+
+class MarkRead(Strict):
+    up_to: int | None = Field(None, ge=1, le=2**62, description="Mark read up to this id; "
+                              "omit for all")
+
+
+class NotificationPreferences(Strict):
+    email: dict[Literal["new_app_access", "app_new_field", "new_sign_in", "stranger_lookups",
+                        "leak_found"], Literal["immediate", "daily", "off"]] = Field(
+        description="For each kind: email at once, in a daily digest, or not at all (the "
+        "in-app feed always has everything)")

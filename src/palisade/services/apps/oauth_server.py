@@ -62,7 +62,9 @@ from palisade.domain.apps.grants import (
     parse_grant,
 )
 from palisade.domain.errors import InvalidInput
+from palisade.domain.notifications import NotificationKind
 from palisade.services.clock import Clock
+from palisade.services.notifications import notify
 
 CODE_TTL = timedelta(minutes=5)  # RFC 6749 §4.1.2 recommends at most 10 minutes
 ACCESS_PREFIX = "pat_"
@@ -240,6 +242,12 @@ class _Token:
 
     def is_revoked(self) -> bool:
         return self._revoked
+
+
+def describe_access(app_name: str, grants: Iterable[Grant]) -> str:
+    """What a person is told when an app or partner gets new access."""
+    parts = [f"{FIELD_LABELS[g.field]} {PURPOSE_LABELS[g.purpose]}" for g in sorted(grants)]
+    return f"{app_name} can now use " + "; ".join(parts) + "."
 
 
 class _PKCE(CodeChallenge):
@@ -470,6 +478,10 @@ class _CodeGrant(grants.AuthorizationCodeGrant):
         with server.uow() as session:
             repo = AppsRepository(session)
             auth = repo.authorization(app_id, person_id)
+            had = {parse_grant(g) for g in auth.grants} if auth else set()
+            if chosen - had:
+                notify(session, person_id, NotificationKind.NEW_APP_ACCESS,
+                       describe_access(request.client.row.name, chosen - had), now)
             if auth is None:
                 repo.add_authorization(AppAuthorizationRow(
                     app_id=app_id, person_id=person_id,

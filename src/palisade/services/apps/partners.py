@@ -14,7 +14,10 @@ from palisade.domain.apps.partners import LegalBasis, agreement_scopes, check_pe
 from palisade.domain.errors import InvalidInput, NotFound
 from palisade.services.apps.callbacks import queue as queue_callbacks
 from palisade.services.apps.registry import AppRegistry, RegisteredApp
+from palisade.domain.notifications import NotificationKind
+from palisade.services.apps.oauth_server import describe_access
 from palisade.services.clock import Clock
+from palisade.services.notifications import notify
 
 PARTNER_NOT_FOUND = "No such partner."
 
@@ -143,6 +146,10 @@ class Partners:
                 raise InvalidInput("This partner's agreements do not cover: " + ", ".join(
                     sorted(g.scope_token for g in chosen - allowed)) + ".")
             auth = repo.authorization(partner_id, person_id)
+            had = {parse_grant(g) for g in auth.grants} if auth else set()
+            if chosen - had:
+                notify(session, person_id, NotificationKind.NEW_APP_ACCESS,
+                       describe_access(partner.name, chosen - had), now)
             tokens = sorted(g.scope_token for g in chosen)
             if auth is None:
                 repo.add_authorization(AppAuthorizationRow(

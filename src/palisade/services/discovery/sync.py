@@ -55,7 +55,9 @@ from palisade.domain.errors import (
     TooLarge,
 )
 from palisade.domain.identifiers import IdentifierKind
+from palisade.domain.notifications import NotificationKind
 from palisade.services.clock import Clock
+from palisade.services.notifications import notify
 from palisade.services.discovery.guard import (
     Alert,
     Candidate,
@@ -276,6 +278,9 @@ class Discovery:
                         f"email recently, so you are hidden from people outside your "
                         f"contacts and friends until {(now + window).date().isoformat()}. "
                         "You can also change who can find you in your discovery settings.")))
+            notify(repo.s, pid, NotificationKind.STRANGER_LOOKUPS,
+                   "Many people who do not know you looked you up, so you are hidden from "
+                   f"strangers until {(now + window).date().isoformat()}.", now)
             FINDINGS.labels("person_overexposed").inc()
 
     # --- settings, notices, re-verification, operators ------------------------------------------
