@@ -144,3 +144,24 @@ def test_the_email_rule() -> None:
     assert not due_for_email(k, daily, now - timedelta(hours=2), now - timedelta(days=3), now)
     off = {**DEFAULT_PREFERENCES, k: EmailPreference.OFF}
     assert not due_for_email(k, off, None, now - timedelta(days=9), now)
+
+
+def test_a_person_is_told_when_an_app_first_uses_a_field(world: AppWorld) -> None:
+    client_id, secret = world.app({"name": ["personalisation"],
+                                   "birthday": ["personalisation"]})
+    ada = world.person("Ada")
+    world.platform.profiles.update(ada.id, {"birthday": "1990-04-01"}, {})
+    token = world.issue(ada, client_id, secret, "name:personalisation")
+    world.call("/me", token)
+    world.call("/me", token)  # the same field again: nothing new
+
+    def firsts() -> list[str]:
+        rows, _ = world.platform.notifications.feed(ada.id)
+        return [r.detail for r in reversed(rows) if r.kind == "app_new_field"]
+
+    assert firsts() == ["Quiz of the Day used your name for the first time "
+                        "(to personalise the app for you)."]
+    token = world.issue(ada, client_id, secret, "name:personalisation birthday:personalisation")
+    world.call("/me", token)
+    assert firsts()[1:] == ["Quiz of the Day used your birthday for the first time "
+                            "(to personalise the app for you)."]

@@ -4,7 +4,7 @@ access events. Tokens and codes are looked up by their SHA-256 only."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Row, String, and_, cast, delete, func, or_, select, update
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, aliased
 from palisade.adapters.storage.tables import (
     AccessEventRow,
     AppAuthorizationRow,
+    AppFieldUseRow,
     AppRow,
     Friendship,
     OAuthCodeRow,
@@ -226,6 +227,21 @@ class AppsRepository:
         if actor_id is not None:
             stmt = stmt.where(AccessEventRow.actor_id == actor_id)
         return list(self.session.scalars(stmt))
+
+    # first uses of fields
+    def fields_used(self, app_id: str, person_ids: Sequence[str]) -> set[tuple[str, str]]:
+        """(person, field) pairs this app has received before."""
+        if not person_ids:
+            return set()
+        rows = self.session.execute(select(AppFieldUseRow.person_id, AppFieldUseRow.field)
+                                    .where(AppFieldUseRow.app_id == app_id,
+                                           AppFieldUseRow.person_id.in_(list(person_ids))))
+        return {(r.person_id, r.field) for r in rows}
+
+    def add_field_uses(self, app_id: str, pairs: Iterable[tuple[str, str]],
+                       now: datetime) -> None:
+        self.session.add_all([AppFieldUseRow(app_id=app_id, person_id=p, field=f,
+                                             first_used_at=now) for p, f in pairs])
 
     # audits
     def usage_counts(self, app_id: str, since: datetime, last_day: datetime

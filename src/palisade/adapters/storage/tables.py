@@ -492,3 +492,16 @@ class NotificationSettingsRow(Base):
         ID, ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True)
     email: Mapped[dict[str, str]] = mapped_column(JSON)  # kind -> immediate | daily | off
     last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AppFieldUseRow(Base):
+    """The first time an app or partner received one field of one person: when an app starts
+    using a field it had not used before, the person is told."""
+
+    __tablename__ = "app_field_uses"
+    app_id: Mapped[str] = mapped_column(ID, ForeignKey("apps.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    person_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True, index=True)
+    field: Mapped[str] = mapped_column(String(32), primary_key=True)
+    first_used_at: Mapped[datetime] = mapped_column(UTCDateTime)

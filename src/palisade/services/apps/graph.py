@@ -7,16 +7,27 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
+from sqlalchemy.orm import Session
+
 from palisade.adapters.storage.apps_repository import AppsRepository
 from palisade.adapters.storage.database import UnitOfWork
 from palisade.adapters.storage.repository import Repository
 from palisade.domain.access import Relationship
 from palisade.domain.apps.firewall import SubjectConsent, released_fields, shows_friendship
-from palisade.domain.apps.grants import AppField, Grant, Purpose, parse_grant
+from palisade.domain.apps.grants import (
+    FIELD_LABELS,
+    PURPOSE_LABELS,
+    AppField,
+    Grant,
+    Purpose,
+    parse_grant,
+)
+from palisade.domain.notifications import NotificationKind
 from palisade.domain.errors import Forbidden, InvalidInput, NotFound, OutsidePurpose
 from palisade.services.apps.access_events import AccessEvent, AccessLog
 from palisade.services.apps.resource import AppCaller
 from palisade.services.clock import Clock
+from palisade.services.notifications import notify
 from palisade.services.profiles import Profiles
 
 NOT_FOUND = "No such person."  # the same for unknown, not authorized, blocked and erased
@@ -80,6 +91,31 @@ class Graph:
             f"This token's grants do not include the purpose {purpose.value}"
             + (f" for {field.value}" if field else "") + ".")
 
+    def _record(self, session: Session, caller: AppCaller, events: list[AccessEvent]) -> None:
+        """Record the accesses, and tell each person when this app received a field of
+        theirs for the first time."""
+        self.access_log.record(session, events)
+        released = {(e.person_id, f) for e in events
+                    if e.outcome == "released" and e.person_id for f in e.fields}
+        if not released:
+            return
+        apps = AppsRepository(session)
+        new = released - apps.fields_used(caller.app_id, sorted({p for p, _ in released}))
+        if not new:
+            return
+        now = self.clock()
+        apps.add_field_uses(caller.app_id, new, now)
+        app = apps.app(caller.app_id)
+        name = app.name if app else "An app"
+        by_person: dict[str, list[str]] = {}
+        for person_id, field in sorted(new):
+            by_person.setdefault(person_id, []).append(FIELD_LABELS[AppField(field)])
+        purpose = events[0].purpose
+        for person_id, labels in by_person.items():
+            notify(session, person_id, NotificationKind.APP_NEW_FIELD,
+                   f"{name} used {', '.join(labels)} for the first time "
+                   f"({PURPOSE_LABELS[Purpose(purpose)]}).", now)
+
     def _event(self, caller: AppCaller, person_id: str | None, fields: list[str], purpose: Purpose,
                route: str, outcome: str = "released") -> AccessEvent:
         return AccessEvent(person_id, caller.kind, caller.app_id, tuple(fields), purpose.value,
@@ -103,8 +139,8 @@ class Graph:
             rendered = self.profiles._render(
                 Repository(session), person_id, Relationship.SELF,
                 released=partial(released_fields, consent, purpose, Relationship.SELF))
-            self.access_log.record(session, [self._event(caller, person_id, list(rendered.fields),
-                                                purpose, "/v1/graph/me")])
+            self._record(session, caller, [
+                self._event(caller, person_id, list(rendered.fields), purpose, "/v1/graph/me")])
             return GraphPerson(auth.scoped_id, rendered.fields)
 
     def person(self, caller: AppCaller, scoped_id: str, purpose: Purpose) -> GraphPerson:
@@ -130,8 +166,8 @@ class Graph:
             rendered = self.profiles._render(
                 repo, auth.person_id, relationship, prefetched=row,
                 released=partial(released_fields, consent, purpose, relationship))
-            self.access_log.record(session, [self._event(caller, auth.person_id, list(rendered.fields),
-                                                purpose, route)])
+            self._record(session, caller, [
+                self._event(caller, auth.person_id, list(rendered.fields), purpose, route)])
             return GraphPerson(auth.scoped_id, rendered.fields)
 
     def people(self, caller: AppCaller, purpose: Purpose, after: str | None = None,
@@ -156,7 +192,7 @@ class Graph:
                                                Relationship.SELF) for r in rows})
             shown = [r for r in rows if r.person_id in rendered
                      and rendered[r.person_id].fields]
-            self.access_log.record(session, [self._event(caller, r.person_id,
+            self._record(session, caller, [self._event(caller, r.person_id,
                                                 list(rendered[r.person_id].fields), purpose,
                                                 route) for r in shown])
             return GraphPage([GraphPerson(r.scoped_id, rendered[r.person_id].fields)
@@ -194,5 +230,5 @@ class Graph:
                                   purpose, route) for r in shown]
             if shown:
                 events.append(self._event(caller, person_id, ["friends"], purpose, route))
-            self.access_log.record(session, events)
+            self._record(session, caller, events)
             return GraphPage(people, rows[-1].scoped_id if more and rows else None)
