@@ -489,3 +489,19 @@ def test_client_authenticating_endpoints_are_rate_limited(world: AppWorld) -> No
         {"token": "x", "client_id": client_id, "client_secret": "guess"}),
         headers=FORM).status_code for _ in range(5)]
     assert statuses[:3] == [401, 401, 401] and statuses[3:] == [429, 429]
+
+
+def test_expired_codes_and_tokens_are_purged(world: AppWorld, clock) -> None:  # type: ignore[no-untyped-def]
+    client_id, secret = world.app(QUIZ)
+    old = world.issue(world.person("Ada"), client_id, secret, SCOPE)
+    clock.advance(days=31)  # past the access token and the 30-day refresh token
+    fresh = world.issue(world.person("Bob"), client_id, secret, SCOPE)
+    assert world.platform.maintenance.purge().oauth >= 2  # Ada's token and the used codes
+    with world.platform.uow() as session:
+        live = set(session.scalars(sa.select(OAuthTokenRow.app_id).where(
+            OAuthTokenRow.app_id == client_id)))
+        rows = session.scalar(sa.select(sa.func.count()).select_from(OAuthTokenRow).where(
+            OAuthTokenRow.app_id == client_id))
+    assert live == {client_id} and rows == 1
+    assert world.call("/me", fresh).status_code == 200
+    assert world.call("/me", old).status_code == 401

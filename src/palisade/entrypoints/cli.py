@@ -146,11 +146,12 @@ def keys_prune() -> None:
 
 @app.command()
 def purge() -> None:
-    """Delete disappeared messages, expired codes and ended sessions now."""
+    """Delete disappeared messages, expired codes, ended sessions and expired OAuth codes and
+    tokens now."""
     platform = _platform()
     report = platform.maintenance.purge()
     console.print(f"Purged {report.messages} messages, {report.codes} codes, "
-                  f"{report.sessions} sessions.")
+                  f"{report.sessions} sessions, {report.oauth} expired OAuth codes and tokens.")
     platform.close()
 
 

@@ -20,6 +20,7 @@ class PurgeReport:
     messages: int
     codes: int
     sessions: int
+    oauth: int  # OAuth codes and tokens nobody can use any more
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,14 @@ class Maintenance:
         self.clock = clock
 
     def purge(self) -> PurgeReport:
-        """Delete disappeared messages, dead codes and ended sessions."""
+        """Delete disappeared messages, dead codes, ended sessions and expired OAuth codes and
+        tokens."""
         now = self.clock()
         with self.uow() as session:
             repo = Repository(session)
             return PurgeReport(repo.purge_messages(now), repo.purge_codes(now),
-                               repo.purge_sessions(now))
+                               repo.purge_sessions(now),
+                               AppsRepository(session).purge_expired(now))
 
     def erase(self, person_id: str) -> dict[str, int]:
         """Crypto-shred and delete everything about a person, in one transaction."""

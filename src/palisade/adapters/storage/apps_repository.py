@@ -218,16 +218,6 @@ class AppsRepository:
             | (OAuthTokenRow.refresh_expires_at < now))).rowcount
         return n
 
-    # access events (written through services.apps.access_events)
-    def access_events(self, person_id: str | None = None, actor_id: str | None = None,
-                      limit: int = 100) -> list[AccessEventRow]:
-        stmt = select(AccessEventRow).order_by(AccessEventRow.id.desc()).limit(limit)
-        if person_id is not None:
-            stmt = stmt.where(AccessEventRow.person_id == person_id)
-        if actor_id is not None:
-            stmt = stmt.where(AccessEventRow.actor_id == actor_id)
-        return list(self.session.scalars(stmt))
-
     # first uses of fields
     def fields_used(self, app_id: str, person_ids: Sequence[str]) -> set[tuple[str, str]]:
         """(person, field) pairs this app has received before."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -48,19 +48,29 @@ SECURITY_HEADERS = {
 }
 
 
+def _background_tasks(platform: Platform) -> list[tuple[str, Callable[[], object]]]:
+    """What every process does each purge interval, in order. Each runs on its own: one
+    failing (a mail server down, a lock wait) does not skip the others."""
+
+    def purge() -> None:
+        PURGED.inc(platform.maintenance.purge().messages)
+
+    return [("purge", purge), ("wind_up_partners", platform.partners.wind_up),
+            ("sequence_access_log", platform.transparency.sequence),
+            ("send_notifications", platform.notifications.send_due),
+            ("deliver_callbacks", platform.callbacks.deliver_due)]
+
+
 async def _purge_loop(platform: Platform) -> None:
     interval = max(1, platform.settings.purge_interval_seconds)
+    tasks = _background_tasks(platform)
     while True:
         await asyncio.sleep(interval)
-        try:
-            report = await run_in_threadpool(platform.maintenance.purge)
-            PURGED.inc(report.messages)
-            await run_in_threadpool(platform.partners.wind_up)
-            await run_in_threadpool(platform.transparency.sequence)
-            await run_in_threadpool(platform.notifications.send_due)
-            await run_in_threadpool(platform.callbacks.deliver_due)
-        except Exception as exc:  # keep purging on the next tick; never crash the server
-            log.error("purge_failed", error_type=type(exc).__name__)
+        for name, task in tasks:
+            try:
+                await run_in_threadpool(task)
+            except Exception as exc:  # try again next tick; never crash the server
+                log.error("background_task_failed", task=name, error_type=type(exc).__name__)
 
 
 async def _audit_loop(platform: Platform) -> None:
