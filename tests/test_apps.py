@@ -505,3 +505,23 @@ def test_expired_codes_and_tokens_are_purged(world: AppWorld, clock) -> None:  #
     assert live == {client_id} and rows == 1
     assert world.call("/me", fresh).status_code == 200
     assert world.call("/me", old).status_code == 401
+
+
+def test_odd_tokens_and_forms_are_4xx_never_500(world: AppWorld) -> None:
+    client_id, secret = world.app(QUIZ)
+    ada = world.person("Ada")
+    token = world.issue(ada, client_id, secret, SCOPE)
+    odd = token.access_token[:-1] + "\xe9"  # latin-1 in a header: not a token68
+    proof = token.key.proof("GET", BASE + "/v1/graph/me", "x", iat=world.now())
+    r = world.client.get("/v1/graph/me", headers=[
+        (b"authorization", f"DPoP {odd}".encode("latin-1")), (b"dpop", proof.encode()),
+        (b"palisade-purpose", b"personalisation")])
+    assert r.status_code == 401
+    browser = type(world.client)(world.client.app, base_url=BASE, follow_redirects=False)
+    from tests.apps_helpers import PASSWORD
+
+    browser.post("/oauth/signin", content=urlencode(
+        {"identifier": ada.phone, "password": PASSWORD, "next": "/oauth/authorize?x=1"}),
+        headers=FORM)
+    r = browser.post("/oauth/authorize", content=urlencode({"csrf": "\xe9"}), headers=FORM)
+    assert r.status_code == 400 and "expired" in r.text

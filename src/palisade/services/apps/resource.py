@@ -3,6 +3,7 @@ request (RFC 9449 §7), in one database query plus one proof check."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,12 +31,19 @@ class AppCaller:
     last_used_at: datetime | None
 
 
+# RFC 9449 §7.1: the credentials are a token68 (RFC 9110 §11.2)
+_TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
 def split_authorization(header: str | None) -> str:
     scheme, _, token = (header or "").partition(" ")
     if scheme.lower() != "dpop" or not token.strip():
         raise InvalidAppToken("Send 'Authorization: DPoP <access token>' with a DPoP proof; "
                               "bearer tokens are not accepted for apps.")
-    return token.strip()
+    token = token.strip()
+    if len(token) > 128 or not _TOKEN68.fullmatch(token):
+        raise InvalidAppToken("The access token is not valid.")
+    return token
 
 
 class ResourceGuard:

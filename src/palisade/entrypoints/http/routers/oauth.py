@@ -130,8 +130,9 @@ async def authorize_decision(request: Request) -> Response:
     p = _platform(request)
     form = await _form(request)
     person_id = await run_in_threadpool(_signed_in, p, request)
-    given = dict(form).get("csrf", "")
-    if person_id is None or not hmac.compare_digest(given, _csrf(p, request.cookies[COOKIE])):
+    given = dict(form).get("csrf", "").encode()  # bytes: any text compares, in constant time
+    if person_id is None or not hmac.compare_digest(
+            given, _csrf(p, request.cookies[COOKIE]).encode()):
         return _page(request, "oauth_error.html", 400,
                      message="This form has expired or did not come from this page.")
     params = [(k, v) for k, v in form if k not in UI_FIELDS]
