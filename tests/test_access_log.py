@@ -10,7 +10,8 @@ import random
 import pytest
 import sqlalchemy as sa
 
-from palisade.adapters.crypto.log_signing import LogSigner, verify_head
+from palisade.adapters.crypto.log_signing import LogSigner
+from palisade.domain.transparency.verify import signature_ok as verify_head
 from palisade.adapters.storage.tables import AccessEventRow, LogHeadRow, LogLeafRow
 from palisade.domain.transparency import rfc6962
 from palisade.services.transparency.log import StoredTree
@@ -109,7 +110,7 @@ def test_a_failed_batch_leaves_nothing_behind(world: AppWorld, monkeypatch) -> N
         def sign(self, *args: object) -> bytes:
             raise RuntimeError("power cut before the head was signed")
 
-    monkeypatch.setattr(log, "signer", lambda: Broken())
+    monkeypatch.setattr(log, "signer", Broken())
     with pytest.raises(RuntimeError):
         log.sequence()
     with world.platform.uow() as session:

@@ -170,7 +170,8 @@ def build(settings: Settings | None = None, clock: Clock = system_clock,
         callbacks=DeletionCallbacks(uow, outbox_secret, clock),
         notifications=Notifications(uow, keys, delivery, clock),
         transparency=TransparencyLog(
-            uow, keys, lambda: LogSigner(keyrings.get().secrets["one_time_codes"]), clock),
+            # derived once, like the blind-index key: this secret is not rotated online
+            uow, keys, LogSigner(keyrings.get().secrets["one_time_codes"]), clock),
         audits=Audits(uow, registry, AuditPolicy(
             max_received_ratio=settings.audit_max_received_ratio,
             max_refused_calls=settings.audit_max_refused_calls,

@@ -1,5 +1,5 @@
-"""The access log's signing key: Ed25519 (RFC 8032), derived from configuration, and the exact
-bytes a signed tree head signs.
+"""The access log's signing key: Ed25519 (RFC 8032), derived from configuration, and signing tree heads;
+verifying them is `domain.transparency.verify.signature_ok`.
 
 The private key is derived with HKDF-SHA-256 (RFC 5869) from the keyring's one-time-code
 secret under its own label, so it comes from configuration like every other key and needs no
@@ -7,12 +7,8 @@ new keyring field; the public key is published for verifiers (`palisade verify`)
 
 from __future__ import annotations
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from palisade.domain.transparency.verify import head_message
@@ -29,13 +25,3 @@ class LogSigner:
 
     def sign(self, size: int, timestamp_ms: int, root: bytes) -> bytes:
         return self._key.sign(head_message(size, timestamp_ms, root))
-
-
-def verify_head(public_key: bytes, size: int, timestamp_ms: int, root: bytes,
-                signature: bytes) -> bool:
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(
-            signature, head_message(size, timestamp_ms, root))
-        return True
-    except (InvalidSignature, ValueError):
-        return False

@@ -286,6 +286,7 @@ class OAuthServer(AuthorizationServer):
         self.register_grant(_PartnerGrant)
         self.register_endpoint(_Revocation)
         self.register_endpoint(_Introspection)
+        self._metadata = self._build_metadata()
 
     # -- Authlib's framework hooks
     def query_client(self, client_id: str) -> OAuthClient | None:
@@ -335,9 +336,6 @@ class OAuthServer(AuthorizationServer):
     def create_oauth2_request(self, request: HttpRequest) -> HttpRequest:
         return request
 
-    def create_json_request(self, request):  # type: ignore[no-untyped-def]
-        raise NotImplementedError("no JSON endpoints")
-
     def handle_response(self, status, body, headers) -> Response:  # type: ignore[no-untyped-def]
         return Response(status, body, list(headers))
 
@@ -356,6 +354,10 @@ class OAuthServer(AuthorizationServer):
 
     # -- entry points used by the HTTP layer
     def metadata(self) -> dict:
+        """RFC 8414 §2 (built and validated once)."""
+        return dict(self._metadata)
+
+    def _build_metadata(self) -> dict:
         """RFC 8414 §2, validated by Authlib's model."""
         scopes = sorted(g.scope_token for g in (Grant(f, p) for f in FIELD_LABELS
                                                  for p in PURPOSE_LABELS))

@@ -11,7 +11,6 @@ it or none: never a signed head that the stored leaves do not match. Appends are
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -74,7 +73,7 @@ class StoredTree:
 
 
 class TransparencyLog:
-    def __init__(self, uow: UnitOfWork, keys: PersonKeys, signer: Callable[[], LogSigner],
+    def __init__(self, uow: UnitOfWork, keys: PersonKeys, signer: LogSigner,
                  clock: Clock) -> None:
         self.uow = uow
         self.keys = keys
@@ -119,7 +118,7 @@ class TransparencyLog:
             new_size = size + len(leaves)
             root = rfc6962.root(new_size, tree)
             now_ms = int(self.clock().timestamp() * 1000)
-            repo.add_head(new_size, root, now_ms, self.signer().sign(new_size, now_ms, root))
+            repo.add_head(new_size, root, now_ms, self.signer.sign(new_size, now_ms, root))
             return len(leaves)
 
     @staticmethod

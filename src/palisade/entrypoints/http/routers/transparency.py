@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from palisade.adapters.crypto.log_signing import LogSigner
 from palisade.bootstrap import Platform
 from palisade.domain.errors import InvalidInput
 from palisade.entrypoints.http.dependencies import Auth, PlatformDep
@@ -29,7 +28,7 @@ def b64(data: bytes) -> str:
 
 
 def head_out(p: Platform, head: TreeHead) -> TreeHeadOut:
-    public = LogSigner(p.keyrings.get().secrets["one_time_codes"]).public_key
+    public = p.transparency.signer.public_key
     return TreeHeadOut(size=head.size, root=b64(head.root), timestamp_ms=head.timestamp_ms,
                        signature=b64(head.signature), public_key=b64(public))
 
