@@ -5,7 +5,7 @@ friend-data firewall, purposes, expiry and O(1) revocation. SQLite and PostgreSQ
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -525,3 +525,51 @@ def test_odd_tokens_and_forms_are_4xx_never_500(world: AppWorld) -> None:
         headers=FORM)
     r = browser.post("/oauth/authorize", content=urlencode({"csrf": "\xe9"}), headers=FORM)
     assert r.status_code == 400 and "expired" in r.text
+
+
+def test_code_lifetime_key_binding_resource_and_redirect_rules(world: AppWorld, clock) -> None:  # type: ignore[no-untyped-def]
+    client_id, secret = world.app(QUIZ)
+    ada = world.person("Ada")
+
+    def exchange(code: str, verifier: str, key: DPoPKey, **extra: str):  # type: ignore[no-untyped-def]
+        return world.token_request({"grant_type": "authorization_code", "code": code,
+                                    "redirect_uri": REDIRECT, "code_verifier": verifier, **extra},
+                                   key, (client_id, secret))
+
+    # a code lives five minutes (RFC 6749 §4.1.2)
+    code, verifier = world.code_for(ada, client_id, SCOPE)
+    clock.advance(minutes=5, seconds=1)
+    assert exchange(code, verifier, DPoPKey()).json()["error"] == "invalid_grant"
+
+    # a code bound to a DPoP key (RFC 9449 §10) is exchanged only with that key
+    bound = DPoPKey()
+    verifier, challenge = pkce()
+    location = world.consent(ada, world.authorize_query(client_id, SCOPE, challenge,
+                                                        dpop_jkt=bound.jkt))
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    assert exchange(code, verifier, DPoPKey()).json()["error"] == "invalid_dpop_proof"
+    verifier, challenge = pkce()
+    location = world.consent(ada, world.authorize_query(client_id, SCOPE, challenge,
+                                                        dpop_jkt=bound.jkt))
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    assert exchange(code, verifier, bound).status_code == 200
+
+    # one resource, the Graph API (RFC 8707), at the authorization and the token endpoint
+    _v, challenge = pkce()
+    location = world.consent(ada, world.authorize_query(client_id, SCOPE, challenge,
+                                                        resource="https://elsewhere.example/"))
+    assert location.startswith(REDIRECT) and "error=invalid_target" in location
+    code, verifier = world.code_for(ada, client_id, SCOPE)
+    r = exchange(code, verifier, DPoPKey(), resource="https://elsewhere.example/")
+    assert r.json()["error"] == "invalid_target"
+
+    # with several redirect URIs registered, the request must name one
+    two = world.platform.apps.register(
+        name="Two", redirect_uris=[REDIRECT, REDIRECT + "/2"], requested=QUIZ,
+        privacy_policy_url="https://quiz.example.com/p",
+        deletion_callback_url="https://quiz.example.com/d")
+    _v, challenge = pkce()
+    query = world.authorize_query(two.client_id, SCOPE, challenge)
+    query = query.replace("redirect_uri=" + quote(REDIRECT, safe=""), "x=1")
+    page = world.consent(ada, query)
+    assert not isinstance(page, str) and page.status_code == 400

@@ -179,3 +179,26 @@ def test_redis_replay_set_answers_once_and_frees_its_connections(redis_client) -
     with pytest.raises(InvalidDPoPProof, match="used before"):
         v.check(proof, "GET", URL, access_token="pat_x", expected_jkt=key.jkt)
     assert len(pool._in_use_connections) == 0
+
+
+def test_error_descriptions_are_what_rfc6749_allows() -> None:
+    """RFC 6749 §5.2: error_description is %x20-21 / %x23-5B / %x5D-7E (Authlib raises, and
+    the request becomes a 500, on anything else). Every message the token endpoint can send
+    is a string literal raised in these modules."""
+    import ast
+    import inspect
+
+    from palisade.adapters.oauth import rfc9449_dpop
+    from palisade.services.apps import oauth_server
+
+    allowed = {chr(c) for c in range(0x20, 0x7F)} - {'"', "\\"}
+    for module in (rfc9449_dpop, oauth_server):
+        for node in ast.walk(ast.parse(inspect.getsource(module))):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+                for arg in node.exc.args:
+                    parts = [arg] if isinstance(arg, ast.Constant) else (
+                        [v for v in arg.values if isinstance(v, ast.Constant)]
+                        if isinstance(arg, ast.JoinedStr) else [])
+                    for part in parts:
+                        if isinstance(part.value, str):
+                            assert set(part.value) <= allowed, (module.__name__, part.value)

@@ -522,7 +522,7 @@ class _CodeGrant(grants.AuthorizationCodeGrant):
                 return None
             row.used_at = now  # claimed in this transaction: a racing exchange finds it used
         if row.dpop_jkt is not None and row.dpop_jkt != self.request.dpop_jkt:
-            raise InvalidDPoPError("The code is bound to another DPoP key (RFC 9449 §10).")
+            raise InvalidDPoPError("The code is bound to another DPoP key (RFC 9449, section 10).")
         resource = self.request.payload.data.get("resource")
         if resource is not None and resource.rstrip("/") != row.resource:
             raise InvalidTargetError(f"resource must be {row.resource}")
