@@ -1,6 +1,6 @@
 """Profiles: the owner's view and edits, other people's reads, and View As.
 
-Every read goes through `_render`, which asks the core's access decision for each field; no
+Every read goes through `render`, which asks the core's access decision for each field; no
 other code path returns profile values. View As renders the owner's own profile through the
 same function with a hypothetical relationship: it creates no session or token, and returns
 nothing about the person named.
@@ -78,7 +78,7 @@ class Profiles:
         self.keys = keys
         self.clock = clock
 
-    def _render(self, repo: Repository, subject_id: str, relationship: Relationship,
+    def render(self, repo: Repository, subject_id: str, relationship: Relationship,
                 prefetched: Row | None = None,
                 identifiers: list | None = None,
                 released: Callable[[dict[ProfileField, Audience]], frozenset[ProfileField]]
@@ -113,7 +113,7 @@ class Profiles:
         return RenderedProfile(subject_id, relationship, values)
 
     @staticmethod
-    def _classify(repo: Repository, viewer_id: str, subject_id: str
+    def classify(repo: Repository, viewer_id: str, subject_id: str
                   ) -> tuple[Relationship, Row | None]:
         """How `viewer_id` stands to `subject_id`, and the subject's profile row, from one
         prebuilt query (every read path of another person's profile goes through here).
@@ -129,16 +129,16 @@ class Profiles:
         with self.uow() as session:
             repo = Repository(session)
             if viewer_id == subject_id:
-                return self._render(repo, subject_id, Relationship.SELF)
-            relationship, row = self._classify(repo, viewer_id, subject_id)
+                return self.render(repo, subject_id, Relationship.SELF)
+            relationship, row = self.classify(repo, viewer_id, subject_id)
             if row is None or relationship is Relationship.BLOCKED:
                 raise NotFound(NOT_FOUND)
-            return self._render(repo, subject_id, relationship, prefetched=row)
+            return self.render(repo, subject_id, relationship, prefetched=row)
 
     def own(self, person_id: str) -> tuple[RenderedProfile, dict[ProfileField, Audience]]:
         with self.uow() as session:
             repo = Repository(session)
-            rendered = self._render(repo, person_id, Relationship.SELF)
+            rendered = self.render(repo, person_id, Relationship.SELF)
             row = repo.profile(person_id)
             assert row is not None
             return rendered, audiences_with_defaults(row.audiences)
@@ -190,13 +190,13 @@ class Profiles:
                 row: Row | None = None
                 relationship = Relationship.STRANGER
                 if person_id != owner_id:
-                    relationship, row = self._classify(repo, person_id, owner_id)
+                    relationship, row = self.classify(repo, person_id, owner_id)
                 # An unknown or erased id classifies as a stranger already; someone blocked in
                 # either direction renders as the public sees it too, so the answer never says
                 # which of those the other person is.
                 if relationship is Relationship.BLOCKED:
                     relationship = Relationship.STRANGER
-                return self._render(repo, owner_id, relationship, prefetched=row)
+                return self.render(repo, owner_id, relationship, prefetched=row)
             else:
                 relationship = {
                     Audience.EVERYONE: Relationship.STRANGER,
@@ -205,7 +205,7 @@ class Profiles:
                     Audience.ONLY_ME: Relationship.SELF,
                     None: Relationship.STRANGER,
                 }[audience]
-            return self._render(repo, owner_id, relationship)
+            return self.render(repo, owner_id, relationship)
 
     def render_many(self, repo: Repository, relationships: dict[str, Relationship],
                     released: dict[str, Callable[[dict[ProfileField, Audience]],
@@ -221,7 +221,7 @@ class Profiles:
             relationships[pid], audiences_with_defaults(rows[pid].audiences),
             _IDENTIFIER_FIELDS)]
         identifiers = repo.identifiers_of_many(showing)
-        return {pid: self._render(repo, pid, relationships[pid], prefetched=rows[pid],
+        return {pid: self.render(repo, pid, relationships[pid], prefetched=rows[pid],
                                   identifiers=identifiers.get(pid, []),
                                   released=released[pid] if released else None)
                 for pid in ids if pid in rows}
@@ -233,10 +233,10 @@ class Profiles:
         with self.uow() as session:
             repo = Repository(session)
             for pid in person_ids:
-                relationship, row = self._classify(repo, viewer_id, pid)
+                relationship, row = self.classify(repo, viewer_id, pid)
                 if row is None or relationship is Relationship.BLOCKED:
                     continue
-                rendered = self._render(repo, pid, relationship, prefetched=row)
+                rendered = self.render(repo, pid, relationship, prefetched=row)
                 if ProfileField.NAME.value in rendered.fields:
                     names[pid] = rendered.fields[ProfileField.NAME.value]
         return names

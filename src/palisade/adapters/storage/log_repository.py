@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import Row, func, select, text
 from sqlalchemy.orm import Session
 
-from palisade.adapters.storage.repository import Repository
+from palisade.adapters.storage.repository import any_of
 from palisade.adapters.storage.tables import (
     AccessEventRow,
     DataKey,
@@ -24,11 +24,14 @@ _EVENTS = AccessEventRow.__table__
 class LogRepository:
     def __init__(self, session: Session) -> None:
         self.s = session
-        self._in = Repository(session)._in  # IN on SQLite, = ANY(array) on PostgreSQL
+        self._pg = session.get_bind().dialect.name == "postgresql"
+
+    def _in(self, column, values: Sequence[str]):  # type: ignore[no-untyped-def]
+        return any_of(column, values, self._pg)
 
     def lock_appends(self) -> None:
         """Serialize appenders for the rest of the transaction (SQLite has one writer)."""
-        if self.s.get_bind().dialect.name == "postgresql":
+        if self._pg:
             self.s.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _APPEND_LOCK})
 
     def pending_events(self, limit: int) -> Sequence[Row]:

@@ -100,6 +100,15 @@ _TIE_NAME = String(16)
 _TIES_STATEMENTS: dict[str, object] = {}  # dialect -> Repository._ties_statement()
 
 
+def any_of(column, values: Iterable[object], postgresql: bool):  # type: ignore[no-untyped-def]
+    """`column IN (...)` on SQLite; on PostgreSQL `column = ANY(array)`, one bound parameter
+    however many values (a long IN list is slow to plan there)."""
+    values = list(values)
+    if postgresql:
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
 class Repository:
     # up to this many friends, friends of friends are found by walking out from the friends
     FOF_EXPAND_MAX_FRIENDS = 200
@@ -118,10 +127,7 @@ class Repository:
         return self._pg
 
     def _in(self, column, values: Iterable[object]):  # type: ignore[no-untyped-def]
-        values = list(values)
-        if self._is_pg():
-            return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-        return column.in_(values)
+        return any_of(column, values, self._is_pg())
 
     # --- people and keys ---------------------------------------------------------------
     def add(self, *rows: object) -> None:

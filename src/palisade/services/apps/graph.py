@@ -136,7 +136,7 @@ class Graph:
             auth = apps.authorization(caller.app_id, person_id)
             assert auth is not None  # the token check made sure
             consent = self._consent(auth.grants, auth.last_used_at, now)
-            rendered = self.profiles._render(
+            rendered = self.profiles.render(
                 Repository(session), person_id, Relationship.SELF,
                 released=partial(released_fields, consent, purpose, Relationship.SELF))
             self._record(session, caller, [
@@ -159,11 +159,11 @@ class Graph:
             if viewer is None or auth.person_id == viewer:
                 relationship, row = Relationship.SELF, None
             else:
-                relationship, row = self.profiles._classify(repo, viewer, auth.person_id)
+                relationship, row = self.profiles.classify(repo, viewer, auth.person_id)
                 if row is None or relationship is Relationship.BLOCKED:
                     raise NotFound(NOT_FOUND)
             consent = self._consent(auth.grants, auth.last_used_at, now)
-            rendered = self.profiles._render(
+            rendered = self.profiles.render(
                 repo, auth.person_id, relationship, prefetched=row,
                 released=partial(released_fields, consent, purpose, relationship))
             self._record(session, caller, [

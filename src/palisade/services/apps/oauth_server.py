@@ -640,12 +640,15 @@ def _token_lookup(server: OAuthServer, token_string: str, hint: str | None) -> _
         return _Token(row, revoked, now, auth.scoped_id if auth else None)
 
 
-class _Revocation(RevocationEndpoint):
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+class _TokenLookup:
     server: OAuthServer
 
     def query_token(self, token_string, token_type_hint):  # type: ignore[no-untyped-def]
         return _token_lookup(self.server, token_string, token_type_hint)
+
+
+class _Revocation(_TokenLookup, RevocationEndpoint):
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
     def revoke_token(self, token: _Token, request) -> None:  # type: ignore[no-untyped-def]
         # RFC 7009 §2.1: revoking either token of a grant ends the grant's tokens
@@ -653,12 +656,8 @@ class _Revocation(RevocationEndpoint):
             AppsRepository(session).revoke_family(token.row.family_id, self.server.clock())
 
 
-class _Introspection(IntrospectionEndpoint):
+class _Introspection(_TokenLookup, IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
-    server: OAuthServer
-
-    def query_token(self, token_string, token_type_hint):  # type: ignore[no-untyped-def]
-        return _token_lookup(self.server, token_string, token_type_hint)
 
     def check_permission(self, token, client, request) -> bool:  # type: ignore[no-untyped-def]
         return token.check_client(client)  # an app introspects only its own tokens
