@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 
 from palisade.adapters.crypto.log_signing import LogSigner
-from palisade.domain.transparency.verify import signature_ok as verify_head
 from palisade.adapters.storage.tables import AccessEventRow, LogHeadRow, LogLeafRow
 from palisade.domain.transparency import rfc6962
+from palisade.domain.transparency.verify import signature_ok as verify_head
 from palisade.services.transparency.log import StoredTree
 from tests.apps_world import AppWorld
 
@@ -135,14 +135,29 @@ def test_erasure_shreds_entries_but_keeps_the_tree(world: AppWorld) -> None:
         bob_leaf = session.scalars(sa.select(LogLeafRow).where(
             LogLeafRow.person_id == bob.id)).one()
         bob_index, bob_ct = bob_leaf.index, bob_leaf.entry_ct
-    world.platform.maintenance.erase(bob.id)
+    erasure = world.platform.maintenance.erase(bob.id)
     with world.platform.uow() as session:
         row = session.get(LogLeafRow, bob_index)
         assert row.person_id is None and row.entry_ct == bob_ct  # sealed under a key that is gone
         assert rfc6962.root(head.size, StoredTree(session)) == head.root
-    _, entries = log.entries_of(ada.id)
+        # the erasure itself is the next leaf, in the clear, chained to Bob's last entry
+        receipt_leaf = session.get(LogLeafRow, head.size)
+        assert receipt_leaf.public and receipt_leaf.person_id is None
+    entry = erasure.log_entry.entry
+    assert entry["kind"] == "erasure" and entry["person"] == bob.id and entry["seq"] == 1
+    assert entry["prev"] == bob_leaf.leaf_hash.hex()
+    assert entry["x_steps"]["data_keys"] == 1 and entry["x_steps"]["persons"] == 1
+    assert erasure.head.size == head.size + 1 == log.head().size
+    rfc6962.verify_inclusion(erasure.log_entry.index, erasure.head.size,
+                             erasure.log_entry.leaf_hash, erasure.log_entry.inclusion,
+                             erasure.head.root)
+    rfc6962.verify_consistency(head.size, erasure.head.size,
+                               log.consistency(head.size, erasure.head.size), head.root,
+                               erasure.head.root)
+    new_head, entries = log.entries_of(ada.id)
     for e in entries:
-        rfc6962.verify_inclusion(e.index, head.size, e.leaf_hash, e.inclusion, head.root)
+        rfc6962.verify_inclusion(e.index, new_head.size, e.leaf_hash, e.inclusion,
+                                 new_head.root)
     assert log.entries_of(bob.id)[1] == []
 
 

@@ -440,7 +440,7 @@ def test_erasure_removes_discovery_rows(platform) -> None:
     a, b = register(platform), register(platform)
     found(platform, a, [b.phone, unique_phone()])
     found(platform, b, [a.phone])
-    counts = platform.maintenance.erase(a.id)
+    counts = platform.maintenance.erase(a.id).rows_deleted
     assert counts["address_book_edges"] == 2 and counts["discovery_seen_sets"] == 1
 
 

@@ -100,7 +100,7 @@ def test_erasure_crypto_shreds_and_removes_everything(platform, conversing) -> N
     with platform.uow() as s:  # what a backup taken before erasure holds
         stolen_profile = s.get(ProfileRow, a.id).fields_ct
         key_a = platform.envelope.unwrap(a.id, *_wrapped(s, a.id))
-    counts = platform.maintenance.erase(a.id)
+    counts = platform.maintenance.erase(a.id).rows_deleted
     assert counts["data_keys"] == 1 and counts["persons"] == 1 and counts["messages"] == 2
     with platform.uow() as s:
         assert s.get(DataKey, a.id) is None

@@ -49,9 +49,12 @@ from palisade.services.maintenance import Maintenance
 from palisade.services.messaging import Messaging
 from palisade.services.notifications import Notifications
 from palisade.services.people import PersonKeys
+from palisade.services.privacy_center import PrivacyCenter
 from palisade.services.profiles import Profiles
 from palisade.services.social import Social
+from palisade.services.transparency.export import PersonalDataExport
 from palisade.services.transparency.log import TransparencyLog
+from palisade.services.transparency.operator_access import OperatorAccess
 
 
 @dataclass
@@ -75,6 +78,9 @@ class Platform:
     callbacks: DeletionCallbacks
     audits: Audits
     transparency: TransparencyLog
+    operator_access: OperatorAccess
+    export: PersonalDataExport
+    privacy_center: PrivacyCenter
     notifications: Notifications
     oauth: OAuthServer
     resource: ResourceGuard
@@ -157,21 +163,27 @@ def build(settings: Settings | None = None, clock: Clock = system_clock,
     def outbox_secret() -> bytes:
         return keyrings.get().secrets["outbox"]
 
+    # derived once, like the blind-index key: this secret is not rotated online
+    transparency = TransparencyLog(uow, keys, LogSigner(keyrings.get().secrets["one_time_codes"]),
+                                   clock)
     registry = AppRegistry(uow, passwords, clock, access_expiry, outbox_secret,
                            settings.allow_private_callback_urls)
+    social, messaging = Social(uow, clock), Messaging(uow, keys, clock)
+    notifications = Notifications(uow, keys, delivery, clock)
     return Platform(
         settings=settings, engine=engine, uow=uow, keyrings=keyrings, envelope=envelope,
         limiter=limiter, delivery=delivery, outbox=outbox, accounts=accounts,
-        profiles=profiles, social=Social(uow, clock), discovery=discovery,
-        messaging=Messaging(uow, keys, clock),
-        maintenance=Maintenance(uow, envelope, keyrings, clock),
+        profiles=profiles, social=social, discovery=discovery, messaging=messaging,
+        maintenance=Maintenance(uow, envelope, keyrings, transparency, clock),
         apps=registry,
         partners=Partners(uow, registry, clock),
         callbacks=DeletionCallbacks(uow, outbox_secret, clock),
-        notifications=Notifications(uow, keys, delivery, clock),
-        transparency=TransparencyLog(
-            # derived once, like the blind-index key: this secret is not rotated online
-            uow, keys, LogSigner(keyrings.get().secrets["one_time_codes"]), clock),
+        notifications=notifications,
+        transparency=transparency,
+        operator_access=OperatorAccess(uow, keys, profiles, clock),
+        export=PersonalDataExport(settings, uow, accounts, profiles, social, messaging,
+                                  discovery, registry, notifications, transparency, clock),
+        privacy_center=PrivacyCenter(uow, registry, transparency, clock),
         audits=Audits(uow, registry, AuditPolicy(
             max_received_ratio=settings.audit_max_received_ratio,
             max_refused_calls=settings.audit_max_refused_calls,

@@ -17,6 +17,7 @@ from palisade.adapters.storage.repository import Repository
 from palisade.bootstrap import Platform, build, initialise
 from palisade.config import Settings
 from palisade.domain.identifiers import Identifier, IdentifierKind
+from palisade.domain.transparency.operator_access import OperatorReason
 
 app = typer.Typer(help="Palisade: personal data served under its owners' rules.",
                   no_args_is_help=True, add_completion=False)
@@ -29,6 +30,9 @@ apps_app = typer.Typer(help="Register and operate third-party apps.", no_args_is
 app.add_typer(apps_app, name="apps")
 tokens_app = typer.Typer(help="Revoke app and partner tokens at scale.", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
+people_app = typer.Typer(help="Read a person's data as the operator: always with a reason, "
+                         "always recorded in their access log.", no_args_is_help=True)
+app.add_typer(people_app, name="people")
 console = Console()
 
 
@@ -187,6 +191,27 @@ def discovery_lift(person_id: Annotated[str, typer.Argument(help="The account id
     platform = _platform()
     platform.discovery.lift(person_id)
     console.print(f"Discovery restrictions lifted for {person_id}.")
+    platform.close()
+
+
+@people_app.command("show")
+def people_show(
+    person_id: Annotated[str, typer.Argument(help="The person's id")],
+    reason: Annotated[OperatorReason, typer.Option(help="Why you need to read it")],
+    reference: Annotated[str, typer.Option(help="The ticket or case number")],
+) -> None:
+    """Show a person's profile and identifiers. The person sees this read, its reason and
+    its reference in their access log."""
+    platform = _platform()
+    view = platform.operator_access.read(person_id, reason, reference,
+                                         operator=f"cli:{os.environ.get('USER', 'operator')}")
+    table = Table("field", "value")
+    for name, value in view.fields.items():
+        table.add_row(name, value or "")
+    for ident in view.identifiers:
+        table.add_row(ident["kind"], ident["value"])
+    console.print(table)
+    console.print(f"Recorded in the person's access log: {reason.value} ({reference}).")
     platform.close()
 
 

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 
 from palisade.adapters.crypto.envelope import Envelope
 from palisade.adapters.crypto.keyring import KeyringSource
-from palisade.adapters.storage.database import UnitOfWork
 from palisade.adapters.storage.apps_repository import AppsRepository
+from palisade.adapters.storage.database import UnitOfWork
+from palisade.adapters.storage.log_repository import LogRepository
 from palisade.adapters.storage.repository import Repository
-from palisade.services.apps.callbacks import queue as queue_callbacks
 from palisade.domain.errors import NotFound
+from palisade.services.apps.callbacks import queue as queue_callbacks
 from palisade.services.clock import Clock
+from palisade.services.transparency.log import ProvenEntry, TransparencyLog, TreeHead
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,17 @@ class PurgeReport:
 
 
 @dataclass(frozen=True)
+class Erasure:
+    rows_deleted: dict[str, int]
+    log_entry: ProvenEntry  # the erasure's own entry, with its inclusion proof against head
+    head: TreeHead
+
+    @property
+    def data_key_destroyed(self) -> bool:
+        return self.rows_deleted.get("data_keys", 0) == 1
+
+
+@dataclass(frozen=True)
 class RotationReport:
     new_key_id: str
     rewrapped: int
@@ -31,8 +44,9 @@ class RotationReport:
 
 class Maintenance:
     def __init__(self, uow: UnitOfWork, envelope: Envelope, keyrings: KeyringSource,
-                 clock: Clock) -> None:
+                 log: TransparencyLog, clock: Clock) -> None:
         self.uow = uow
+        self.log = log
         self.envelope = envelope
         self.keyrings = keyrings
         self.clock = clock
@@ -47,18 +61,30 @@ class Maintenance:
                                repo.purge_sessions(now),
                                AppsRepository(session).purge_expired(now))
 
-    def erase(self, person_id: str) -> dict[str, int]:
-        """Crypto-shred and delete everything about a person, in one transaction."""
+    def erase(self, person_id: str) -> Erasure:
+        """Crypto-shred and delete everything about a person, in one transaction that also
+        appends the erasure, step by step, to the access log and signs the new head: the
+        receipt proves the erasure is on the record."""
+        # what is still waiting for the log goes in first, while it can still be sealed
+        while self.log.sequence():
+            pass
         with self.uow() as session:
             repo = Repository(session)
             if not repo.person_exists(person_id):
                 raise NotFound("No such person.")
+            log_repo = LogRepository(session)
+            log_repo.lock_appends()
+            chain_end = log_repo.chain_ends([person_id]).get(person_id)
             # apps are told by app-scoped id (meaningless once the person is gone); their
             # authorizations, tokens and access events go with the person (ON DELETE CASCADE)
             queued = queue_callbacks(AppsRepository(session), person_id, "erased", self.clock())
             counts = repo.erase_person(person_id)
             counts["app_deletion_callbacks"] = queued
-            return counts
+            entry = self.log.append_erasure(session, person_id, counts, chain_end)
+            head = LogRepository(session).head(entry.index + 1)
+            assert head is not None  # signed by append_erasure in this transaction
+            return Erasure(counts, entry, TreeHead(head.size, head.root, head.timestamp_ms,
+                                                   head.signature))
 
     def rotate_master_key(self, batch: int = 500,
                           progress: Callable[[int, int], None] | None = None) -> RotationReport:

@@ -16,6 +16,7 @@ from datetime import date
 from sqlalchemy import Row
 
 from palisade.adapters.storage.database import UnitOfWork
+from palisade.adapters.storage.log_repository import add_to_tallies
 from palisade.adapters.storage.repository import PairFacts, Repository
 from palisade.domain.access import Relationship, relationship_between, visible_fields
 from palisade.domain.errors import InvalidInput, NotFound
@@ -133,6 +134,11 @@ class Profiles:
             relationship, row = self.classify(repo, viewer_id, subject_id)
             if row is None or relationship is Relationship.BLOCKED:
                 raise NotFound(NOT_FOUND)
+            if relationship is Relationship.FRIEND:
+                # counted per day in the person's access log, never itemised: who looked at
+                # a friend's profile is the viewer's own business (docs/threat-model.md)
+                add_to_tallies(session, "friend_views", self.clock().date(),
+                               {subject_id: (1, 0)})
             return self.render(repo, subject_id, relationship, prefetched=row)
 
     def own(self, person_id: str) -> tuple[RenderedProfile, dict[ProfileField, Audience]]:

@@ -5,13 +5,17 @@ thousands of leaves per transaction."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, date, datetime, time
 
-from sqlalchemy import Row, func, select, text
+from sqlalchemy import Row, delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from palisade.adapters.storage.repository import any_of
 from palisade.adapters.storage.tables import (
     AccessEventRow,
+    DailyTallyRow,
     DataKey,
     LogHeadRow,
     LogLeafRow,
@@ -20,6 +24,8 @@ from palisade.adapters.storage.tables import (
 
 _APPEND_LOCK = 0x70616C6C6F67  # "pallog": the advisory lock that serializes appends
 _EVENTS = AccessEventRow.__table__
+# who a day's tally is about: people who found the person, or friends who viewed them
+TALLY_ACTORS = {"discovery_finds": "discovery", "friend_views": "friends"}
 
 class LogRepository:
     def __init__(self, session: Session) -> None:
@@ -37,8 +43,8 @@ class LogRepository:
     def pending_events(self, limit: int) -> Sequence[Row]:
         e = AccessEventRow
         return self.s.execute(
-            select(e.id, e.person_id, e.actor_kind, e.actor_id, e.fields, e.purpose, e.outcome,
-                   e.route, e.at)
+            select(e.id, e.person_id, e.kind, e.actor_kind, e.actor_id, e.fields, e.purpose,
+                   e.outcome, e.route, e.at, e.detail)
             .where(e.log_index.is_(None), e.person_id.is_not(None))
             .order_by(e.id).limit(limit)).all()
 
@@ -63,20 +69,39 @@ class LogRepository:
 
     def add_leaves(self, leaves: list[tuple], nodes: list[tuple],
                    placed: list[tuple]) -> None:
-        """Leaves as (index, person_id, person_seq, entry_ct, leaf_hash); nodes as
+        """Leaves as (index, person_id, person_seq, entry_ct, leaf_hash, public); nodes as
         (level, index, hash); placed as (log_index, event_id). Straight to the driver's
         executemany: these are the hot path of the sequencer, and SQLAlchemy's per-row
         parameter processing would cost more than the hashing and sealing."""
         conn = self.s.connection()
         p = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         conn.exec_driver_sql(
-            "INSERT INTO log_leaves (index_, person_id, person_seq, entry_ct, leaf_hash) "
-            f"VALUES ({p}, {p}, {p}, {p}, {p})".replace("index_", '"index"'), leaves)
+            "INSERT INTO log_leaves (index_, person_id, person_seq, entry_ct, leaf_hash, public) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p}, {p})".replace("index_", '"index"'), leaves)
         if nodes:
             conn.exec_driver_sql(
                 f'INSERT INTO log_nodes (level, "index", hash) VALUES ({p}, {p}, {p})', nodes)
-        conn.exec_driver_sql(f"UPDATE access_events SET log_index = {p} WHERE id = {p}",
-                             placed)
+        if placed:
+            conn.exec_driver_sql(f"UPDATE access_events SET log_index = {p} WHERE id = {p}",
+                                 placed)
+
+    def close_tallies(self, today: date) -> int:
+        """Turn the tallies of days before `today` into access events (one per person, day
+        and kind) and delete them, in the caller's transaction."""
+        t = DailyTallyRow
+        rows = self.s.execute(select(t.person_id, t.day, t.kind, t.count, t.strangers)
+                              .where(t.day < today).order_by(t.day, t.person_id)).all()
+        if not rows:
+            return 0
+        self.s.add_all([AccessEventRow(
+            person_id=r.person_id, kind=r.kind, actor_kind="counted",
+            actor_id=TALLY_ACTORS[r.kind], fields=[], purpose=r.kind, outcome="counted",
+            route="", at=datetime.combine(r.day, time.max, UTC),
+            detail={"day": r.day.isoformat(), "count": r.count, "strangers": r.strangers})
+            for r in rows])
+        self.s.execute(delete(t).where(t.day < today))
+        self.s.flush()
+        return len(rows)
 
     def add_head(self, size: int, root: bytes, timestamp_ms: int, signature: bytes) -> None:
         self.s.add(LogHeadRow(size=size, root=root, timestamp_ms=timestamp_ms,
@@ -98,3 +123,29 @@ class LogRepository:
         return list(self.s.scalars(select(LogLeafRow).where(
             LogLeafRow.person_id == person_id, LogLeafRow.index < below)
             .order_by(LogLeafRow.index)))
+
+
+def add_to_tallies(session: Session, kind: str, day: date,
+                   counts: dict[str, tuple[int, int]]) -> None:
+    """Add (count, strangers) to each person's tally of `kind` for `day`: one upsert
+    statement, in the caller's transaction (INSERT … ON CONFLICT DO UPDATE on both
+    backends)."""
+    if not counts:
+        return
+    pg = session.get_bind().dialect.name == "postgresql"
+    insert = pg_insert if pg else sqlite_insert
+    t = DailyTallyRow.__table__
+    stmt = insert(t)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[t.c.person_id, t.c.day, t.c.kind],
+        set_={"count": t.c.count + stmt.excluded.count,
+              "strangers": t.c.strangers + stmt.excluded.strangers})
+    session.execute(stmt, [{"person_id": pid, "day": day, "kind": kind, "count": c,
+                            "strangers": s} for pid, (c, s) in sorted(counts.items())])
+
+
+def tallies_of(session: Session, person_id: str) -> list[Row]:
+    """The person's running tallies (today's, until the sequencer logs them)."""
+    t = DailyTallyRow
+    return list(session.execute(select(t.day, t.kind, t.count, t.strangers)
+                                .where(t.person_id == person_id).order_by(t.day, t.kind)))

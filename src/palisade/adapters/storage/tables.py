@@ -6,12 +6,13 @@ audience settings, counters.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -399,6 +400,10 @@ class AccessEventRow(Base):
     # None only for a refused call that named nobody (a partner's, outside its purposes)
     person_id: Mapped[str | None] = mapped_column(
         ID, ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    # what the entry records: "app_access", "operator_access", "export", "app_removed",
+    # "discovery_finds" and "friend_views" (one a day, counted), "erasure"
+    kind: Mapped[str] = mapped_column(String(24), default="app_access",
+                                      server_default="app_access")
     actor_kind: Mapped[str] = mapped_column(String(8))
     actor_id: Mapped[str] = mapped_column(ID, index=True)
     fields: Mapped[list[str]] = mapped_column(JSON)
@@ -406,8 +411,24 @@ class AccessEventRow(Base):
     outcome: Mapped[str] = mapped_column(String(16))  # "released" | "refused"
     route: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    detail: Mapped[dict | None] = mapped_column(JSON)  # counts, reason references
     # its leaf in the tamper-evident log once the sequencer has appended it (None until then)
     log_index: Mapped[int | None] = mapped_column(BigInteger, index=True)
+
+
+class DailyTallyRow(Base):
+    """Today's running counts that the access log records once a day, never itemised: how
+    many people found this person through contact discovery (and how many of them were
+    strangers), how many times friends viewed their profile. Itemising friends' views would
+    tell the person who looked at them: the viewer's privacy matters too."""
+
+    __tablename__ = "daily_tallies"
+    person_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+    kind: Mapped[str] = mapped_column(String(24), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    strangers: Mapped[int] = mapped_column(Integer)
 
 
 class AppCallbackRow(Base):
@@ -443,6 +464,9 @@ class LogLeafRow(Base):
     person_seq: Mapped[int] = mapped_column(Integer)  # the entry's number among the person's
     entry_ct: Mapped[bytes] = mapped_column(LargeBinary)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # True for the entry that records an erasure: written in the clear (it holds an opaque id
+    # and counts, nothing personal), since the key that sealed everything else is gone
+    public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class LogNodeRow(Base):

@@ -118,8 +118,14 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m palisade.domain.transparency.verify EXPORT.json")
         return 2
-    with open(args[0], encoding="utf-8") as f:
-        report = verify_export(json.load(f))
+    import zipfile
+
+    if zipfile.is_zipfile(args[0]):  # a whole personal-data export: its access_log.json
+        with zipfile.ZipFile(args[0]) as z:
+            report = verify_export(json.loads(z.read("access_log.json")))
+    else:
+        with open(args[0], encoding="utf-8") as f:
+            report = verify_export(json.load(f))
     for line in report.checked:
         print("ok  ", line)
     for line in report.problems:

@@ -11,7 +11,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from palisade.domain.access import Relationship
 from palisade.domain.profile import Audience, ProfileField
 
-
 # Every id Palisade issues is url-safe base64 (secrets.token_urlsafe). Anything else is refused
 # at the contract with a 422, before it can reach a database (PostgreSQL rejects NUL in text).
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -160,13 +159,6 @@ class MessageOut(BaseModel):
     body: str
     sent_at: datetime
     expires_at: datetime | None
-
-
-class ErasureReceipt(BaseModel):
-    person_id: str
-    erased_at: datetime
-    data_key_destroyed: bool
-    rows_deleted: dict[str, int]
 
 
 # --- contact discovery -------------------------------------------------------------------------
@@ -380,6 +372,16 @@ class LogEntryOut(BaseModel):
     inclusion_proof: list[str] = Field(description="base64 audit path, leaf side first")
 
 
+class ErasureReceipt(BaseModel):
+    person_id: str
+    erased_at: datetime
+    data_key_destroyed: bool
+    rows_deleted: dict[str, int]
+    log_entry: LogEntryOut = Field(description="The erasure's entry in the access log, with "
+                                   "its inclusion proof against `log_head`")
+    log_head: TreeHeadOut
+
+
 class EarlierHeadOut(BaseModel):
     head: TreeHeadOut
     consistency_proof: list[str] = Field(description="base64, RFC 9162 §2.1.4")
@@ -418,3 +420,11 @@ class NotificationPreferences(Strict):
                         "leak_found"], Literal["immediate", "daily", "off"]] = Field(
         description="For each kind: email at once, in a daily digest, or not at all (the "
         "in-app feed always has everything)")
+
+
+# --- operator access ---------------------------------------------------------------------------
+class OperatorViewOut(BaseModel):
+    person_id: str
+    fields: dict[str, str | None]
+    identifiers: list[dict[str, str]]
+    recorded: str = Field(description="Where the person will see this read")

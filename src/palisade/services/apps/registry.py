@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from palisade.adapters.passwords import Passwords
 from palisade.adapters.storage.apps_repository import AppsRepository
 from palisade.adapters.storage.database import UnitOfWork
-from palisade.adapters.storage.tables import AppRow
+from palisade.adapters.storage.tables import AccessEventRow, AppRow
 from palisade.domain.apps.grants import Grant, declaration, grants_from_declaration, parse_grant
 from palisade.domain.errors import InvalidInput, NotFound
 from palisade.services.apps.callbacks import queue as queue_callbacks
@@ -186,10 +186,17 @@ class AppRegistry:
         now = self.clock()
         with self.uow() as session:
             repo = AppsRepository(session)
-            queue_callbacks(repo, person_id, "removed", now, app_id=app_id)
-            if not repo.delete_authorization(app_id, person_id):
+            auth, app = repo.authorization(app_id, person_id), repo.app(app_id)
+            if auth is None or app is None:
                 raise NotFound(APP_NOT_FOUND)
+            queue_callbacks(repo, person_id, "removed", now, app_id=app_id)
+            repo.delete_authorization(app_id, person_id)
             repo.revoke_tokens_of(app_id, person_id, now)
+            # the removal goes into the person's access log: "removed" apps stay listed
+            session.add(AccessEventRow(
+                person_id=person_id, kind="app_removed", actor_kind=app.kind, actor_id=app_id,
+                fields=sorted({parse_grant(g).field.value for g in auth.grants}),
+                purpose="removed_by_person", outcome="removed", route="", at=now))
 
     def renew(self, person_id: str, app_id: str) -> None:
         """Renew an app's access to non-public data for another expiry period."""

@@ -28,6 +28,7 @@ from palisade.adapters.crypto import seen_tags
 from palisade.adapters.crypto.blind_index import BlindIndex
 from palisade.adapters.crypto.seen_tags import SeenTags
 from palisade.adapters.storage.database import UnitOfWork
+from palisade.adapters.storage.log_repository import add_to_tallies
 from palisade.adapters.storage.repository import Repository
 from palisade.adapters.storage.tables import DiscoveryAlert, DiscoveryNotice
 from palisade.domain.access import Relationship
@@ -57,7 +58,6 @@ from palisade.domain.errors import (
 from palisade.domain.identifiers import IdentifierKind
 from palisade.domain.notifications import NotificationKind
 from palisade.services.clock import Clock
-from palisade.services.notifications import notify
 from palisade.services.discovery.guard import (
     Alert,
     Candidate,
@@ -65,6 +65,7 @@ from palisade.services.discovery.guard import (
     Lookup,
     Searcher,
 )
+from palisade.services.notifications import notify
 from palisade.services.profiles import Profiles
 
 SYNCED = Counter("palisade_discovery_identifiers_total",
@@ -225,6 +226,10 @@ class Discovery:
             for pid in reveal.found:
                 known = pid in ties["friend"] or pid in ties["has_you"]
                 REVEALED.labels("known" if known else "other").inc()
+            # each person's access log counts, per day, who found them for the first time
+            add_to_tallies(repo.s, "discovery_finds", now_dt.date(), {
+                pid: (1, int(relationships[pid] is Relationship.STRANGER))
+                for pid in reveal.found if pid not in shown})
         SYNCED.labels("new").inc(len(new))
         SYNCED.labels("seen").inc(len(canon) - len(new))
         SYNCED.labels("unreadable").inc(book.unreadable)

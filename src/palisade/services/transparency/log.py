@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from palisade.adapters.crypto.envelope import open_sealed, seal
@@ -26,8 +27,28 @@ from palisade.domain.transparency.entries import LogEntry, decode, encode
 from palisade.services.clock import Clock
 from palisade.services.people import PersonKeys
 
+
 def entry_context(person_id: str, index: int) -> bytes:
     return f"log-entry/v1:{person_id}:{index}".encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """An entry waiting for its place in the log."""
+
+    person_id: str
+    kind: str
+    body: dict
+    event_id: int | None  # the access event it comes from, if any
+    public: bool = False
+
+
+def event_body(e: Row) -> dict:
+    """What an entry says about an access event: who, which fields, why, the outcome, when,
+    and the kind's own details (counts; an operator's reason reference)."""
+    return {"actor_kind": e.actor_kind, "actor": e.actor_id, "fields": list(e.fields),
+            "purpose": e.purpose, "outcome": e.outcome, "route": e.route,
+            "at": e.at.isoformat(), **(e.detail or {})}
 
 
 @dataclass(frozen=True)
@@ -82,44 +103,71 @@ class TransparencyLog:
 
     # -- appending
     def sequence(self, limit: int = 5000) -> int:
-        """Append up to `limit` pending access events; returns how many were appended."""
+        """Append up to `limit` pending events (closing yesterday's tallies into events
+        first); returns how many were appended."""
         with self.uow() as session:
             repo = LogRepository(session)
             repo.lock_appends()
+            repo.close_tallies(self.clock().date())
             events = repo.pending_events(limit)
             if not events:
                 return 0
-            size = repo.size()
-            pids = sorted({e.person_id for e in events})
-            ends = repo.chain_ends(pids)
-            chains: dict[str, tuple[int, str | None]] = {
-                pid: ((ends[pid][0] + 1, ends[pid][1].hex()) if pid in ends else (0, None))
-                for pid in pids}
-            envelope = self.keys.envelope
-            data_keys = {pid: envelope.unwrap(pid, row.master_key_id, row.wrapped)
-                         for pid, row in repo.wrapped_keys(pids).items()}
-            leaves, placed = [], []
-            for offset, event in enumerate(events):
-                pid, index = event.person_id, size + offset
-                seq, prev = chains[pid]
-                raw = encode(LogEntry("app_access", pid, {
-                    "actor_kind": event.actor_kind, "actor": event.actor_id,
-                    "fields": list(event.fields), "purpose": event.purpose,
-                    "outcome": event.outcome, "route": event.route,
-                    "at": event.at.isoformat()}, seq, prev))
-                leaf = rfc6962.leaf_hash(raw)
-                chains[pid] = (seq + 1, leaf.hex())
-                leaves.append((index, pid, seq,
-                               seal(data_keys[pid], raw, entry_context(pid, index)), leaf))
-                placed.append((index, event.id))
-            tree = StoredTree(session)
-            nodes = self._completed_nodes(tree, size, [x[4] for x in leaves])
-            repo.add_leaves(leaves, nodes, placed)
-            new_size = size + len(leaves)
-            root = rfc6962.root(new_size, tree)
-            now_ms = int(self.clock().timestamp() * 1000)
-            repo.add_head(new_size, root, now_ms, self.signer.sign(new_size, now_ms, root))
-            return len(leaves)
+            pending = [Pending(e.person_id, e.kind, event_body(e), e.id) for e in events]
+            return len(self._append(session, repo, pending))
+
+    def append_erasure(self, session: Session, person_id: str, counts: dict[str, int],
+                       chain_end: tuple[int, bytes] | None) -> ProvenEntry:
+        """Record an erasure in the caller's transaction (the erasure's own), in the clear:
+        the key that sealed the person's other entries is being destroyed in the same
+        transaction, and this entry names only an opaque id and counts. `chain_end` is the
+        person's last entry, read (under the append lock) before their rows went. Returns the
+        entry with its inclusion proof against the head signed in that transaction."""
+        repo = LogRepository(session)
+        body = {"steps": dict(sorted(counts.items())), "at": self.clock().isoformat()}
+        [(index, raw, leaf)] = self._append(session, repo, [Pending(
+            person_id, "erasure", body, None, public=True)],
+            {person_id: chain_end} if chain_end else {})
+        return ProvenEntry(index, decode(raw), leaf,
+                           rfc6962.inclusion_proof(index, index + 1, StoredTree(session)))
+
+    def _append(self, session: Session, repo: LogRepository, pending: list[Pending],
+                known_ends: dict[str, tuple[int, bytes]] | None = None
+                ) -> list[tuple[int, bytes, bytes]]:
+        """Append entries as leaves, sign the new head, mark the events placed: all in the
+        caller's transaction. Returns (index, entry bytes, leaf hash) per entry."""
+        size = repo.size()
+        pids = sorted({e.person_id for e in pending})
+        ends = {**repo.chain_ends(pids), **(known_ends or {})}
+        chains: dict[str, tuple[int, str | None]] = {
+            pid: ((ends[pid][0] + 1, ends[pid][1].hex()) if pid in ends else (0, None))
+            for pid in pids}
+        envelope = self.keys.envelope
+        sealed_for = sorted({e.person_id for e in pending if not e.public})
+        data_keys = {pid: envelope.unwrap(pid, row.master_key_id, row.wrapped)
+                     for pid, row in repo.wrapped_keys(sealed_for).items()}
+        leaves, placed, out = [], [], []
+        for offset, event in enumerate(pending):
+            pid, index = event.person_id, size + offset
+            seq, prev = chains[pid]
+            raw = encode(LogEntry(event.kind, pid, event.body, seq, prev))
+            leaf = rfc6962.leaf_hash(raw)
+            chains[pid] = (seq + 1, leaf.hex())
+            stored = raw if event.public else seal(data_keys[pid], raw,
+                                                   entry_context(pid, index))
+            # an erased person's leaf keeps no link to a row (there is none left)
+            leaves.append((index, None if event.public else pid, seq, stored, leaf,
+                           event.public))
+            if event.event_id is not None:
+                placed.append((index, event.event_id))
+            out.append((index, raw, leaf))
+        tree = StoredTree(session)
+        nodes = self._completed_nodes(tree, size, [x[4] for x in leaves])
+        repo.add_leaves(leaves, nodes, placed)
+        new_size = size + len(leaves)
+        root = rfc6962.root(new_size, tree)
+        now_ms = int(self.clock().timestamp() * 1000)
+        repo.add_head(new_size, root, now_ms, self.signer.sign(new_size, now_ms, root))
+        return out
 
     @staticmethod
     def _completed_nodes(tree: StoredTree, size: int, new: list[bytes]) -> list[tuple]:

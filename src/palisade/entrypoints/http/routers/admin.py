@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from palisade.domain.errors import Unauthenticated
+from palisade.domain.transparency.operator_access import OperatorReason
 from palisade.entrypoints.http.dependencies import PlatformDep
 from palisade.entrypoints.http.problems import problem_responses
 from palisade.entrypoints.http.routers.apps import app_out
@@ -22,6 +23,7 @@ from palisade.entrypoints.http.schemas import (
     AppRegistered,
     AuditFindingOut,
     AuditReportOut,
+    OperatorViewOut,
     PartnerCreate,
     PathId,
     RevokedOut,
@@ -65,6 +67,19 @@ def alerts(p: PlatformDep, after: Annotated[int | None, Query(ge=0, le=2**62)] =
 def lift(person_id: PathId, p: PlatformDep) -> None:
     """Lift every discovery restriction from an account after review."""
     p.discovery.lift(person_id)
+
+
+@router.get("/people/{person_id}", response_model=OperatorViewOut,
+            responses=problem_responses(404, 422))
+def read_person(person_id: PathId, p: PlatformDep, reason: OperatorReason,
+                reference: Annotated[str, Query(min_length=3, max_length=80, description=(
+                    "The ticket or case this read is for"))]) -> OperatorViewOut:
+    """Read a person's personal data. Needs a reason and a reference; the read goes into the
+    person's access log with both, as access-transparency logs do."""
+    view = p.operator_access.read(person_id, reason, reference)
+    return OperatorViewOut(person_id=view.person_id, fields=view.fields,
+                           identifiers=view.identifiers,
+                           recorded="the person's access log, with this reason and reference")
 
 
 @router.get("/apps", response_model=list[AppOut])

@@ -5,28 +5,32 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
+from palisade.bootstrap import Platform
 from palisade.domain.errors import InvalidInput
 from palisade.domain.one_time_codes import Purpose
 from palisade.domain.profile import Audience
 from palisade.entrypoints.http.dependencies import Auth, ClientAddress, PlatformDep
 from palisade.entrypoints.http.problems import problem_responses
+from palisade.entrypoints.http.routers.transparency import b64, head_out
 from palisade.entrypoints.http.schemas import (
-    QueryId,
-    PathId,
     CodeRequest,
     CodeSentOut,
     ErasureReceipt,
     IdentifierOut,
     IdentifierVerify,
+    LogEntryOut,
     OwnProfileOut,
     PasswordChange,
+    PathId,
     ProfileFields,
     ProfileUpdate,
+    QueryId,
     SessionInfo,
     ViewAsOut,
 )
+from palisade.services.maintenance import Erasure
 
 router = APIRouter(prefix="/v1/me", tags=["me"], responses=problem_responses(401))
 
@@ -113,6 +117,16 @@ def sign_out_everywhere(auth: Auth, p: PlatformDep) -> None:
     p.accounts.sign_out_everywhere(auth.person_id)
 
 
+@router.get("/export", response_class=Response, responses={
+    200: {"content": {"application/zip": {}}, "description": "A ZIP of JSON and CSV files"}})
+def export(auth: Auth, p: PlatformDep) -> Response:
+    """Everything held about you (GDPR Articles 15 and 20): JSON and CSV, who received what and
+    why, retention periods, and the access log with its proofs. Recorded in your log."""
+    out = p.export.build(auth.person_id)
+    return Response(out.data, media_type="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="{out.name}"'})
+
+
 @router.delete("", response_model=ErasureReceipt, responses=problem_responses(422))
 def erase_me(auth: Auth, p: PlatformDep,
              confirm: Annotated[str, Query(description="Must be 'erase-everything'")] = ""
@@ -121,7 +135,14 @@ def erase_me(auth: Auth, p: PlatformDep,
     if confirm != "erase-everything":
         raise InvalidInput("To erase your account and everything in it, repeat the request "
                            "with ?confirm=erase-everything. This cannot be undone.")
-    counts = p.maintenance.erase(auth.person_id)
-    return ErasureReceipt(person_id=auth.person_id, erased_at=p.clock(),
-                          data_key_destroyed=counts.get("data_keys", 0) == 1,
-                          rows_deleted=counts)
+    return erasure_receipt(p, auth.person_id, p.maintenance.erase(auth.person_id))
+
+
+def erasure_receipt(p: Platform, person_id: str, erasure: Erasure) -> ErasureReceipt:
+    entry = erasure.log_entry
+    return ErasureReceipt(
+        person_id=person_id, erased_at=p.clock(),
+        data_key_destroyed=erasure.data_key_destroyed, rows_deleted=erasure.rows_deleted,
+        log_entry=LogEntryOut(index=entry.index, entry=entry.entry, leaf_hash=b64(
+            entry.leaf_hash), inclusion_proof=[b64(x) for x in entry.inclusion]),
+        log_head=head_out(p, erasure.head))
