@@ -3,15 +3,19 @@ signs in and answers the consent page as a person would."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
+import secrets
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from urllib.parse import urlencode, urljoin
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 
 from palisade.bootstrap import Platform
 from tests.conftest import last_code, unique_phone
+from tests.dpop_client import DPoPKey
 
 PASSWORD = "correct horse battery staple"
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -89,3 +93,36 @@ def register_app(client: httpx.Client, owner: HttpPerson, requested: dict[str, l
         "confidential": confidential})
     assert r.status_code == 201, r.text
     return r.json()["client_id"], r.json()["client_secret"]
+
+
+def issue_over_http(base_url: str, client_id: str, secret: str | None, person: HttpPerson,
+                    scope: str, redirect_uri: str = "http://127.0.0.1:9/callback"
+                    ) -> tuple[str, DPoPKey]:
+    """The whole authorization-code flow over HTTP (PKCE S256, DPoP-bound token): the person
+    signs in and allows every pair; returns the access token and its DPoP key."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()
+                                         ).rstrip(b"=").decode()
+    location = browser_authorize(base_url, "/oauth/authorize?" + urlencode({
+        "response_type": "code", "client_id": client_id, "scope": scope,
+        "redirect_uri": redirect_uri, "state": "s", "code_challenge": challenge,
+        "code_challenge_method": "S256"}), person)
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    key = DPoPKey()
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        r = client.post("/oauth/token", headers={**FORM, "DPoP": key.proof(
+            "POST", base_url + "/oauth/token")}, content=urlencode({
+                "grant_type": "authorization_code", "code": code, "code_verifier": verifier,
+                "redirect_uri": redirect_uri, "client_id": client_id,
+                **({"client_secret": secret} if secret else {})}))
+    assert r.status_code == 200, r.text
+    return r.json()["access_token"], key
+
+
+def graph_me(base_url: str, token: str, key: DPoPKey, proof: str | None = None,
+             purpose: str = "personalisation") -> httpx.Response:
+    """GET /v1/graph/me over a connection of its own (so requests spread over workers)."""
+    proof = proof or key.proof("GET", base_url + "/v1/graph/me", token)
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        return client.get("/v1/graph/me", headers={
+            "Authorization": f"DPoP {token}", "DPoP": proof, "Palisade-Purpose": purpose})

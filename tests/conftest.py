@@ -7,6 +7,7 @@ import math
 import os
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -343,3 +344,24 @@ def live_platform(live_server: LiveServer) -> Iterator[Platform]:
     p = build(Settings(home=Path(live_server.env["PALISADE_HOME"]), _env_file=None))
     yield p
     p.close()
+
+
+CHROMIUM = os.environ.get("PALISADE_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        if CI:
+            pytest.fail(f"Chromium is required with CI=true ({CHROMIUM})", pytrace=False)
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -15,7 +14,7 @@ import redis
 
 from palisade.bootstrap import Platform, build
 from palisade.config import Settings
-from tests.apps_helpers import FORM, browser_authorize, http_person, register_app
+from tests.apps_helpers import graph_me, http_person, issue_over_http, register_app
 from tests.conftest import REDIS_URL, LiveServer, start_server, stop_server
 from tests.dpop_client import DPoPKey
 
@@ -56,36 +55,11 @@ def fresh(url: str, method: str, path: str, **kwargs: object) -> httpx.Response:
 
 
 def issue(production: LiveServer, outbox: Platform) -> tuple[str, DPoPKey]:
-    base = production.url
     with production.client() as client:
         dev = http_person(client, outbox, "Dev")
         ada = http_person(client, outbox, "Ada")
         client_id, secret = register_app(client, dev, {"name": ["personalisation"]})
-    import base64
-    import hashlib
-    import secrets
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()
-                                         ).rstrip(b"=").decode()
-    location = browser_authorize(base, "/oauth/authorize?" + urlencode({
-        "response_type": "code", "client_id": client_id, "scope": "name:personalisation",
-        "redirect_uri": "http://127.0.0.1:9/callback", "state": "s", "code_challenge": challenge,
-        "code_challenge_method": "S256"}), ada)
-    code = parse_qs(urlsplit(location).query)["code"][0]
-    key = DPoPKey()
-    r = fresh(base, "POST", "/oauth/token", headers={**FORM, "DPoP": key.proof(
-        "POST", base + "/oauth/token")}, content=urlencode({
-            "grant_type": "authorization_code", "code": code, "code_verifier": verifier,
-            "redirect_uri": "http://127.0.0.1:9/callback", "client_id": client_id,
-            "client_secret": secret}))
-    assert r.status_code == 200, r.text
-    return r.json()["access_token"], key
-
-
-def graph_me(base: str, token: str, key: DPoPKey, proof: str | None = None) -> httpx.Response:
-    proof = proof or key.proof("GET", base + "/v1/graph/me", token)
-    return fresh(base, "GET", "/v1/graph/me", headers={
-        "Authorization": f"DPoP {token}", "DPoP": proof, "Palisade-Purpose": "personalisation"})
+    return issue_over_http(production.url, client_id, secret, ada, "name:personalisation")
 
 
 def test_a_proof_is_accepted_once_across_processes(production: LiveServer,

@@ -8,35 +8,15 @@ import base64
 import hashlib
 import os
 import secrets
-import shutil
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
-import pytest
 
 from tests.apps_helpers import FORM, PASSWORD, http_person, register_app
-from tests.conftest import CI, LiveServer
+from tests.conftest import LiveServer
 from tests.dpop_client import DPoPKey
 
-CHROMIUM = os.environ.get("PALISADE_TEST_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run"]
 CALLBACK = "http://127.0.0.1:9/callback"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
-        if CI:
-            pytest.fail(f"Chromium is required with CI=true ({CHROMIUM})", pytrace=False)
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield chromium
-        chromium.close()
 
 
 def test_a_person_unticks_a_field_and_the_app_gets_only_the_rest(

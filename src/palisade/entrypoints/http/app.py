@@ -28,6 +28,7 @@ from palisade.entrypoints.http.routers import (
     notifications,
     oauth,
     people,
+    privacy_center,
     social,
     transparency,
 )
@@ -108,7 +109,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.platform = platform
     problems.install(app)
     for module in (auth, me, notifications, people, social, conversations, discovery, apps,
-                   graph, oauth, transparency, admin):
+                   graph, oauth, transparency, admin, privacy_center):
         app.include_router(module.router)
 
     @app.middleware("http")

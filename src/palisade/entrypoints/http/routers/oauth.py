@@ -3,10 +3,7 @@ consent and sign-in pages. Thin: parsing and rendering here, protocol in service
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from pathlib import Path
-from urllib.parse import parse_qsl
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from fastapi import APIRouter, Request
@@ -17,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from palisade.bootstrap import Platform
 from palisade.domain.errors import DomainError, Unauthenticated
 from palisade.entrypoints.http.dependencies import client_address
+from palisade.entrypoints.http.forms import csrf_matches, csrf_value, urlencoded_form
 from palisade.services.apps.oauth_server import HttpRequest
 from palisade.services.apps.oauth_server import Response as OAuthResponse
 
@@ -24,7 +22,6 @@ router = APIRouter(tags=["oauth"])
 templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
 
 COOKIE = "palisade_session"
-MAX_FORM_BYTES = 64 * 1024
 UI_FIELDS = {"csrf", "grant", "decision"}
 # The consent page must never be framed (clickjacking) and loads nothing from elsewhere.
 PAGE_HEADERS = {
@@ -37,18 +34,6 @@ PAGE_HEADERS = {
 
 def _platform(request: Request) -> Platform:
     return request.app.state.platform
-
-
-async def _form(request: Request) -> list[tuple[str, str]]:
-    """application/x-www-form-urlencoded only (RFC 6749 §4.1.3, RFC 7009 §2.1)."""
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    body = await request.body()
-    if ctype != "application/x-www-form-urlencoded" or len(body) > MAX_FORM_BYTES:
-        return []
-    try:
-        return parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200)
-    except (UnicodeDecodeError, ValueError):
-        return []
 
 
 def _oauth_request(p: Platform, request: Request, form: list[tuple[str, str]],
@@ -71,9 +56,7 @@ def _to_response(result: OAuthResponse) -> Response:
 
 
 def _csrf(p: Platform, session_token: str) -> str:
-    key = hmac.new(p.keyrings.get().secrets["one_time_codes"], b"palisade/oauth-consent-csrf/v1",
-                   hashlib.sha256).digest()
-    return hmac.new(key, session_token.encode(), hashlib.sha256).hexdigest()
+    return csrf_value(p, b"palisade/oauth-consent-csrf/v1", session_token)
 
 
 def _page(request: Request, name: str, status: int = 200, **context: object) -> HTMLResponse:
@@ -128,11 +111,10 @@ async def authorize_page(request: Request) -> Response:
 async def authorize_decision(request: Request) -> Response:
     """The person's answer on the consent page."""
     p = _platform(request)
-    form = await _form(request)
+    form = await urlencoded_form(request)
     person_id = await run_in_threadpool(_signed_in, p, request)
-    given = dict(form).get("csrf", "").encode()  # bytes: any text compares, in constant time
-    if person_id is None or not hmac.compare_digest(
-            given, _csrf(p, request.cookies[COOKIE]).encode()):
+    if person_id is None or not csrf_matches(dict(form).get("csrf", ""),
+                                             _csrf(p, request.cookies[COOKIE])):
         return _page(request, "oauth_error.html", 400,
                      message="This form has expired or did not come from this page.")
     params = [(k, v) for k, v in form if k not in UI_FIELDS]
@@ -159,7 +141,7 @@ async def signin_code(request: Request) -> Response:
     """Send a one-time code for the authorization page (the same answer for members and
     strangers, as everywhere)."""
     p = _platform(request)
-    form = dict(await _form(request))
+    form = dict(await urlencoded_form(request))
     nxt, identifier = _next(form), form.get("identifier", "")
     try:
         sent = await run_in_threadpool(p.accounts.request_code, identifier,
@@ -175,7 +157,7 @@ async def signin(request: Request) -> Response:
     """Sign-in for the authorization page, by password or one-time code; sets an HttpOnly
     session cookie scoped to /oauth."""
     p = _platform(request)
-    form = dict(await _form(request))
+    form = dict(await urlencoded_form(request))
     nxt, identifier = _next(form), form.get("identifier", "")
     try:
         if form.get("code"):
@@ -214,7 +196,7 @@ async def _client_endpoint(request: Request, handler: str) -> Response:
     refused = await run_in_threadpool(_too_many, p, request)
     if refused is not None:
         return refused
-    oauth_request = _oauth_request(p, request, await _form(request), query=[])
+    oauth_request = _oauth_request(p, request, await urlencoded_form(request), query=[])
     return _to_response(await run_in_threadpool(getattr(p.oauth, handler), oauth_request))
 
 
