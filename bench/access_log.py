@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import random
-import secrets
 import statistics
 import sys
 import tempfile
@@ -66,6 +65,13 @@ def appends(platform, people: list[str], n: int, batch: int) -> dict:  # type: i
         done += platform.transparency.sequence(limit=batch)
     seconds = time.perf_counter() - started
     return {"entries": n, "seconds": round(seconds, 3), "per_second": round(n / seconds)}
+
+
+def summary(runs: list[dict]) -> dict:
+    rates = sorted(r["per_second"] for r in runs)
+    return {"entries": runs[0]["entries"], "rounds": len(runs),
+            "per_second": rates[len(rates) // 2], "min_per_second": rates[0],
+            "max_per_second": rates[-1], "runs": runs}
 
 
 def plain_inserts(platform, people: list[str], n: int, batch: int) -> dict:  # type: ignore[no-untyped-def]
@@ -130,6 +136,9 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=2_000)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--samples", type=int, default=2_000)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of each path, interleaved; the table shows the median "
+                        "and the range (this VM's speed varies by a third from run to run)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     started = time.perf_counter()
@@ -142,22 +151,25 @@ def main() -> None:
     with platform.uow() as session:
         load(Repository(session), population, platform.envelope, platform.accounts.bidx)
     people = [p.id for p in population.people]
-    log(f"appending {args.entries} entries in batches of {args.batch}")
-    plain = plain_inserts(platform, people, args.entries, args.batch)
-    merkle = appends(platform, people, args.entries, args.batch)
+    log(f"appending {args.rounds} x {args.entries} entries in batches of {args.batch}")
+    plain_runs, merkle_runs = [], []
+    for _ in range(args.rounds):
+        plain_runs.append(plain_inserts(platform, people, args.entries, args.batch))
+        merkle_runs.append(appends(platform, people, args.entries, args.batch))
+    plain, merkle = summary(plain_runs), summary(merkle_runs)
     head = platform.transparency.head()
-    assert head.size == args.entries
+    assert head.size == args.entries * args.rounds
     stored = [platform.transparency.inclusion(random.randrange(head.size), head.size)
               for _ in range(50)]
     rng = random.Random(9)
     sizes = [proofs(n, args.samples, rng) for n in (1_000_000, 100_000_000)]
     backend = "PostgreSQL" if args.database_url and "postgres" in args.database_url else "SQLite"
     print(f"\nAccess log ({backend}, one process, batches of {args.batch})\n")
-    print(f"{'path':<58} {'entries':>8} {'per second':>11}")
-    print(f"{'plain row inserts (same entries, same batches)':<58} {plain['entries']:>8,} "
-          f"{plain['per_second']:>11,}")
-    print(f"{'Merkle log: sealed leaves + nodes + signed head':<58} {merkle['entries']:>8,} "
-          f"{merkle['per_second']:>11,}")
+    print(f"{'path':<50} {'entries':>8} {'per second (median)':>20} {'range':>16}")
+    for label, row in (("plain row inserts (same entries, same batches)", plain),
+                       ("Merkle log: sealed leaves + nodes + signed head", merkle)):
+        print(f"{label:<50} {row['entries']:>8,} {row['per_second']:>20,} "
+              f"{row['min_per_second']:>7,}–{row['max_per_second']:,}")
     print(f"\nInclusion proofs (real proof code; tree of {head.size:,} stored leaves: "
           f"{max(len(p) for p in stored)} hashes max)\n")
     print(f"{'leaves':>12} {'hashes':>7} {'bytes':>6} {'build µs p50':>13} {'verify µs p50':>14}")

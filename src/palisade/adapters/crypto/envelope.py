@@ -10,6 +10,7 @@ so a ciphertext moved to another row or person fails to open instead of leaking.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -26,6 +27,17 @@ class DecryptionError(Exception):
 def seal(key: bytes, plaintext: bytes, context: bytes) -> bytes:
     nonce = secrets.token_bytes(NONCE_BYTES)
     return nonce + AESGCM(key).encrypt(nonce, plaintext, context)
+
+
+def sealer(key: bytes) -> Callable[[bytes, bytes], bytes]:
+    """`seal` under one key, for many plaintexts: the cipher is set up once (bulk paths)."""
+    cipher = AESGCM(key)
+
+    def seal_one(plaintext: bytes, context: bytes) -> bytes:
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        return nonce + cipher.encrypt(nonce, plaintext, context)
+
+    return seal_one
 
 
 def open_sealed(key: bytes, blob: bytes, context: bytes) -> bytes:

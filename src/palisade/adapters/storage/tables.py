@@ -23,6 +23,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -413,7 +414,11 @@ class AccessEventRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     detail: Mapped[dict | None] = mapped_column(JSON)  # counts, reason references
     # its leaf in the tamper-evident log once the sequencer has appended it (None until then)
-    log_index: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    log_index: Mapped[int | None] = mapped_column(BigInteger)
+    # the sequencer's queue, oldest first: a partial index holds only the pending events
+    __table_args__ = (Index("ix_access_events_pending", "id",
+                            sqlite_where=text("log_index IS NULL"),
+                            postgresql_where=text("log_index IS NULL")),)
 
 
 class DailyTallyRow(Base):
@@ -460,13 +465,15 @@ class LogLeafRow(Base):
     __tablename__ = "log_leaves"
     index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     person_id: Mapped[str | None] = mapped_column(
-        ID, ForeignKey("persons.id", ondelete="SET NULL"), index=True)
+        ID, ForeignKey("persons.id", ondelete="SET NULL"))
     person_seq: Mapped[int] = mapped_column(Integer)  # the entry's number among the person's
     entry_ct: Mapped[bytes] = mapped_column(LargeBinary)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     # True for the entry that records an erasure: written in the clear (it holds an opaque id
     # and counts, nothing personal), since the key that sealed everything else is gone
     public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # a person's entries in order, and the end of their chain, in one index seek
+    __table_args__ = (Index("ix_log_leaves_person_id_index", "person_id", "index"),)
 
 
 class LogNodeRow(Base):

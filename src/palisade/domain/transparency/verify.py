@@ -24,10 +24,13 @@ def head_message(size: int, timestamp_ms: int, root: bytes) -> bytes:
     return HEAD_DOMAIN + struct.pack(">QQ", size, timestamp_ms) + root
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical(entry: dict) -> bytes:
-    """The exact bytes a leaf hashes (domain.transparency.entries.encode)."""
-    return json.dumps(entry, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False).encode("utf-8")
+    """The exact bytes a leaf hashes (domain.transparency.entries.encode): JSON with sorted
+    keys, no spaces, UTF-8."""
+    return _CANONICAL.encode(entry).encode("utf-8")
 
 
 def signature_ok(public_key: bytes, size: int, timestamp_ms: int, root: bytes,

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from palisade.adapters.crypto.envelope import open_sealed, seal
+from palisade.adapters.crypto.envelope import open_sealed, sealer
 from palisade.adapters.crypto.log_signing import LogSigner
 from palisade.adapters.storage.database import UnitOfWork
-from palisade.adapters.storage.log_repository import LogRepository
+from palisade.adapters.storage.log_repository import LogRepository, PendingEvent
 from palisade.adapters.storage.repository import Repository
 from palisade.domain.errors import NotFound
 from palisade.domain.transparency import rfc6962
@@ -43,7 +42,7 @@ class Pending:
     public: bool = False
 
 
-def event_body(e: Row) -> dict:
+def event_body(e: PendingEvent) -> dict:
     """What an entry says about an access event: who, which fields, why, the outcome, when,
     and the kind's own details (counts; an operator's reason reference)."""
     return {"actor_kind": e.actor_kind, "actor": e.actor_id, "fields": list(e.fields),
@@ -143,8 +142,8 @@ class TransparencyLog:
             for pid in pids}
         envelope = self.keys.envelope
         sealed_for = sorted({e.person_id for e in pending if not e.public})
-        data_keys = {pid: envelope.unwrap(pid, row.master_key_id, row.wrapped)
-                     for pid, row in repo.wrapped_keys(sealed_for).items()}
+        seal_for = {pid: sealer(envelope.unwrap(pid, row.master_key_id, row.wrapped))
+                    for pid, row in repo.wrapped_keys(sealed_for).items()}
         leaves, placed, out = [], [], []
         for offset, event in enumerate(pending):
             pid, index = event.person_id, size + offset
@@ -152,8 +151,7 @@ class TransparencyLog:
             raw = encode(LogEntry(event.kind, pid, event.body, seq, prev))
             leaf = rfc6962.leaf_hash(raw)
             chains[pid] = (seq + 1, leaf.hex())
-            stored = raw if event.public else seal(data_keys[pid], raw,
-                                                   entry_context(pid, index))
+            stored = raw if event.public else seal_for[pid](raw, entry_context(pid, index))
             # an erased person's leaf keeps no link to a row (there is none left)
             leaves.append((index, None if event.public else pid, seq, stored, leaf,
                            event.public))
