@@ -150,3 +150,26 @@ def test_export_and_delete_from_the_pages(world: AppWorld) -> None:
     assert world.client.get("/privacy/profile", follow_redirects=False).status_code == 303
     assert world.client.get("/v1/me", headers={
         "Authorization": f"Bearer {ada.token}"}).status_code == 401
+
+
+def test_partners_are_listed_and_expired_apps_can_be_renewed(world: AppWorld, clock) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_partners import partner
+
+    partner_id, _secret, _agreement = partner(world, ["name:research"])
+    client_id, secret = world.app({"name": ["personalisation"]}, name="Old Quiz")
+    ada = world.person("Ada")
+    world.issue(ada, client_id, secret, "name:personalisation")
+    world.platform.partners.opt_in(ada.id, partner_id, ["name:research"])
+    clock.advance(days=world.platform.settings.app_access_expiry_days + 1)
+    sign_in(world, ada.phone)
+    page = world.client.get("/privacy/apps").text
+    active, expired = page.split('id="expired"')[0], page.split('id="expired"')[1]
+    assert "Ads Partner" in expired and "Old Quiz" in expired  # both past their expiry
+    assert "(partner)" in expired and "for research" in expired
+    assert "Old Quiz" not in active
+    r = world.client.post(f"/privacy/apps/{client_id}/renew", data={"csrf": csrf_of(page)},
+                          follow_redirects=False)
+    assert r.status_code == 303
+    page = world.client.get(r.headers["location"]).text
+    assert "Old Quiz" in page.split('id="expired"')[0]  # active again
+    assert "Renewed for another period." in page
