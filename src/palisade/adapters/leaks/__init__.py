@@ -1,0 +1,1 @@
+"""Leak response: reading dumps, recognising what they hold, and attributing them (adapters)."""

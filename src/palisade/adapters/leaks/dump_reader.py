@@ -1,0 +1,475 @@
+"""Reading leaked dumps as they come: CSV, TSV, JSON lines or a JSON array, plain or gzip,
+of any size, in bounded memory.
+
+Rows are read as bytes: the columns that are matched (phones, emails, ids) are ASCII in
+practice, so a line in Latin-1 among UTF-8 ones reads the same, and nothing is decoded that
+is not needed. A CSV line without a quote is split directly (most of a dump); a line with
+quotes goes through the `csv` module, joined with the following lines while a quoted field
+is open (a newline inside quotes). A malformed row (a field too many, a truncated last line,
+a quote never closed, JSON that does not parse) becomes a `ParseFailure` with its line
+number and reason; it never stops the scan.
+
+A plain (not compressed) CSV, TSV or JSON-lines file can be split into byte ranges that start
+at row boundaries, so several processes read one file: `plan_chunks` counts newlines and
+quotes in one pass at memory speed and cuts only where no quoted field is open (the count of
+quote characters before the cut is even, which RFC 4180's doubled quotes preserve)."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import pairwise
+
+BLOCK = 8 << 20
+BATCH_BYTES = 1 << 20  # rows are split a megabyte at a time: the batch stays in cache
+SNIFF_BYTES = 256 << 10
+MAX_RECORD_LINES = 100  # a quoted field open longer than this is a broken row, not data
+MAX_OPEN_QUOTE_BYTES = 64 << 20  # nor is one that stays open for this many bytes
+
+
+@dataclass(frozen=True)
+class Layout:
+    fmt: str  # "csv" | "json" | "jsonl"
+    delimiter: bytes  # for csv: b",", b"\t", b";" or b"|"
+    compressed: bool
+    header: list[str] | None  # column names when the file has a header (or JSON keys)
+    first_rows: list[list[str]]  # a sample, for column detection
+
+
+@dataclass(frozen=True)
+class ParseFailure:
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    start: int  # byte offset of the chunk's first row
+    end: int  # byte offset just past its last row
+    first_line: int  # 1-based line number at `start`
+
+
+def _open(path: str, compressed: bool) -> io.BufferedReader:
+    raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
+    return gzip.open(raw) if compressed else raw  # type: ignore[return-value]
+
+
+def is_gzip(path: str) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+def _text(cell: bytes) -> str:
+    try:
+        return cell.decode("utf-8")
+    except UnicodeDecodeError:
+        return cell.decode("latin-1")
+
+
+def _csv_rows(sample: bytes, delimiter: bytes, limit: int) -> list[list[str]]:
+    reader = csv.reader(io.StringIO(sample.decode("latin-1")), delimiter=delimiter.decode())
+    rows = []
+    try:
+        for row in reader:
+            rows.append([_text(c.encode("latin-1")) for c in row])
+            if len(rows) >= limit:
+                break
+    except csv.Error:
+        pass
+    return rows
+
+
+def sniff(path: str, header: bool | None = None) -> Layout:
+    """The format, the delimiter, the header and a sample of rows. `header` forces whether
+    the first row is a header (None: decided from the first row)."""
+    from palisade.domain.leaks.columns import looks_like_header
+
+    compressed = is_gzip(path)
+    with _open(path, compressed) as f:
+        sample = f.read(SNIFF_BYTES)
+    sample = sample.removeprefix(b"\xef\xbb\xbf")
+    if sample.rstrip().rfind(b"\n") > 0:  # drop a row cut off by the sample's end
+        sample = sample[: sample.rfind(b"\n") + 1]
+    head = sample.lstrip()[:1]
+    if head in (b"[", b"{"):
+        fmt = "json" if head == b"[" else "jsonl"
+        objects = _json_sample(sample, fmt)
+        keys: list[str] = []
+        for obj in objects:
+            keys.extend(k for k in obj if k not in keys)
+        rows = [[_cell(obj.get(k)).decode("utf-8", "replace") for k in keys]
+                for obj in objects]
+        return Layout(fmt, b",", compressed, keys, rows)
+    lines = sample.split(b"\n")[:50]
+    counts = {d: min(line.count(d) for line in lines if line.strip()) if any(
+        line.strip() for line in lines) else 0 for d in (b"\t", b",", b";", b"|")}
+    delimiter = max(counts, key=lambda d: (counts[d], d == b","))
+    rows = _csv_rows(sample, delimiter, 1000)
+    has_header = looks_like_header(rows[0]) if header is None and rows else bool(header)
+    if has_header and rows:
+        return Layout("csv", delimiter, compressed, [c.strip() for c in rows[0]], rows[1:])
+    return Layout("csv", delimiter, compressed, None, rows)
+
+
+def _json_sample(sample: bytes, fmt: str) -> list[dict]:
+    text = sample.decode("utf-8", "replace")
+    out: list[dict] = []
+    if fmt == "jsonl":
+        for line in text.splitlines()[:1000]:
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                out.append(obj)
+        return out
+    decoder = json.JSONDecoder()
+    pos = text.find("[") + 1
+    while len(out) < 1000:
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= len(text) or text[pos] == "]":
+            break
+        try:
+            obj, pos = decoder.raw_decode(text, pos)
+        except ValueError:
+            break
+        if isinstance(obj, dict):
+            out.append(obj)
+    return out
+
+
+def _cell(value: object) -> bytes:
+    if value is None:
+        return b""
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return json.dumps(value).encode() if isinstance(value, dict | list) else str(
+        value).encode()
+
+
+def plan_chunks(path: str, layout: Layout, parts: int, min_bytes: int = 2 * BLOCK
+                ) -> list[Chunk]:
+    """Split a plain CSV or JSON-lines file into about `parts` byte ranges, each starting
+    just after a newline (found by seeking: no pass over the file). A cut can fall inside a
+    quoted field that holds a newline; the reader of each range counts the quotes it saw,
+    and `misplaced_cuts` finds the cuts where the count before them is odd, so that those
+    ranges are read again together. First line numbers are 0 (unknown): readers number
+    lines from 1 within their range and the caller adds the lines of the ranges before."""
+    if layout.compressed:
+        return [Chunk(0, -1, 1)]  # read whole, as one stream
+    size = os.path.getsize(path)
+    start = _after_header(path) if layout.header is not None and layout.fmt == "csv" else 0
+    if layout.fmt == "json" or parts <= 1 or size - start < min_bytes:
+        return [Chunk(start, size, 2 if start else 1)]
+    cuts = [start]
+    with open(path, "rb") as f:
+        for i in range(1, parts):
+            f.seek(start + (size - start) * i // parts)
+            f.readline()  # to the end of the row the offset falls in
+            at = f.tell()
+            if cuts[-1] < at < size:
+                cuts.append(at)
+    cuts.append(size)
+    return [Chunk(a, b, 0) for a, b in pairwise(cuts)]
+
+
+def misplaced_cuts(quotes: list[int]) -> list[int]:
+    """Indexes i such that the cut before chunk i lies inside a quoted field: the quote
+    characters of the chunks before it add up to an odd number (RFC 4180's doubled quotes
+    keep an even count outside fields)."""
+    out, total = [], 0
+    for i, q in enumerate(quotes):
+        if i and total % 2:
+            out.append(i)
+        total += q
+    return out
+
+
+def _after_header(path: str) -> int:
+    with open(path, "rb") as f:
+        first = f.readline()
+        while first.count(b'"') % 2:  # a header with a quoted newline
+            more = f.readline()
+            if not more:
+                break
+            first += more
+        return f.tell()
+
+
+def rows(path: str, layout: Layout, chunk: Chunk | None = None,
+         seen: dict[str, int] | None = None
+         ) -> Iterator[tuple[int, list[bytes]] | ParseFailure]:
+    """(line number, cells) for each row, or a ParseFailure; a chunk reads only its range.
+    `seen["lines"]` ends as the number of lines read."""
+    if layout.fmt == "json":
+        yield from _json_array_rows(path, layout)
+        return
+    with _open(path, layout.compressed) as f:
+        if chunk is None or layout.compressed:  # a compressed file is read whole
+            chunk = Chunk(0, -1, 1)
+            if layout.header is not None and layout.fmt == "csv":
+                _skip_record(f)
+                chunk = Chunk(0, -1, 2)
+        elif chunk.start:
+            f.seek(chunk.start)
+        reader = _jsonl_rows if layout.fmt == "jsonl" else _csv_file_rows
+        counted = reader(f, layout, chunk)
+        last = chunk.first_line - 1
+        for item in counted:
+            last = max(last, item.line if type(item) is ParseFailure else item[0])  # type: ignore[union-attr,index]
+            yield item
+        if seen is not None:  # lines up to the last row (trailing blank lines aside)
+            seen["lines"] = last - chunk.first_line + 1 + _trailing_blank(path, chunk)
+
+
+def row_batches(path: str, layout: Layout, chunk: Chunk | None = None,
+                seen: dict[str, int] | None = None
+                ) -> Iterator[tuple[list[list[bytes]], list[ParseFailure]]]:
+    """The same rows as `rows`, without line numbers, in batches: a CSV block with no quote
+    at all (most of a dump) is split in one go, the rest row by row. For the scanner, where
+    the per-row cost of a generator would be a third of the total. `seen` receives the
+    number of lines and of quote characters read (see `misplaced_cuts`)."""
+    seen = seen if seen is not None else {}
+    seen["lines"] = seen["quotes"] = 0
+    if layout.fmt != "csv" or layout.compressed:
+        batch: list[list[bytes]] = []
+        failures: list[ParseFailure] = []
+        for item in rows(path, layout, chunk, seen):
+            if type(item) is ParseFailure:
+                failures.append(item)
+            else:
+                batch.append(item[1])  # type: ignore[index]
+            if len(batch) >= 10_000:
+                yield batch, failures
+                batch, failures = [], []
+        yield batch, failures
+        return
+    if chunk is None:
+        start = _after_header(path) if layout.header is not None else 0
+        chunk = Chunk(start, os.path.getsize(path), 2 if start else 1)
+    delimiter = layout.delimiter
+    width = len(layout.header) if layout.header is not None else None
+    with open(path, "rb") as f:
+        f.seek(chunk.start)
+        remaining = chunk.end - chunk.start
+        carry = b""
+        lineno = chunk.first_line  # the line number of the first line in `carry + block`
+        while remaining > 0 or carry:
+            block = f.read(min(BATCH_BYTES, remaining)) if remaining > 0 else b""
+            remaining -= len(block)
+            data = carry + block
+            if not data:
+                return
+            cut = data.rfind(b"\n") + 1 if remaining > 0 else len(data)
+            if cut == 0:  # one line longer than a block: read on
+                carry = data
+                continue
+            body, carry = data[:cut], data[cut:]
+            quotes = body.count(b'"')
+            if remaining > 0 and quotes % 2 and len(data) < MAX_OPEN_QUOTE_BYTES:
+                carry = data  # a quoted field is open across the cut: read on first
+                continue
+            seen["quotes"] += quotes
+            if b'"' in body:
+                # the careful path for this block, through the line reader
+                sub = io.BytesIO(body)
+                items = list(_csv_file_rows(sub, layout, Chunk(0, -1, lineno),
+                                            width))  # type: ignore[arg-type]
+                good = [item[1] for item in items if type(item) is not ParseFailure]
+                bad = [item for item in items if type(item) is ParseFailure]
+                if width is None and good:
+                    width = len(good[0])
+                yield good, bad  # type: ignore[misc]
+            else:
+                if b"\r" in body:
+                    body = body.replace(b"\r\n", b"\n")
+                lines = body.split(b"\n")
+                if lines and lines[-1] == b"":
+                    lines.pop()
+                split = [line.split(delimiter) for line in lines]
+                if width is None and split:
+                    width = len(split[0])
+                good = [cells for cells in split if len(cells) == width]
+                bad = []
+                if len(good) != len(split):
+                    for offset, cells in enumerate(split):
+                        if len(cells) != width and (len(cells) > 1 or cells[0].strip()):
+                            last = offset == len(split) - 1 and not body.endswith(b"\n")
+                            bad.append(ParseFailure(lineno + offset, (
+                                f"the last row is cut short ({len(cells)} of {width} fields)"
+                                if last and len(cells) < width else
+                                f"{len(cells)} fields where the header has {width}")))
+                yield good, bad
+            lineno += body.count(b"\n")
+            seen["lines"] = lineno - chunk.first_line
+
+
+def _trailing_blank(path: str, chunk: Chunk) -> int:
+    """Blank lines at the end of a plain chunk (so the next chunk's line numbers are right)."""
+    if chunk.end <= 0 or chunk.end - chunk.start <= 0:
+        return 0
+    with open(path, "rb") as f:
+        f.seek(max(chunk.start, chunk.end - 4096))
+        tail = f.read(chunk.end - f.tell())
+    stripped = tail.rstrip(b"\r\n \t")
+    return max(0, tail[len(stripped):].count(b"\n") - 1)
+
+
+def _skip_record(f: io.BufferedReader) -> None:
+    line = f.readline()
+    while line.count(b'"') % 2:
+        more = f.readline()
+        if not more:
+            return
+        line += more
+
+
+class _Lines:
+    """The lines of a byte range, numbered; a record may take more lines (`more`), and the
+    continuation still counts against the range (it may run past its end: a record that
+    starts in the range is read whole)."""
+
+    def __init__(self, f: io.BufferedReader, chunk: Chunk) -> None:
+        self.f = f
+        self.lineno = chunk.first_line - 1
+        self.remaining = chunk.end - chunk.start if chunk.end >= 0 else -1
+
+    def __iter__(self) -> Iterator[bytes]:
+        for line in self.f:
+            if self.remaining == 0 or self.remaining < -1:
+                return
+            self._count(line)
+            yield line
+
+    def more(self) -> bytes:
+        line = self.f.readline()
+        if line:
+            self._count(line)
+        return line
+
+    def _count(self, line: bytes) -> None:
+        self.lineno += 1
+        if self.remaining >= 0:
+            self.remaining = max(self.remaining - len(line), 0) if self.remaining > 0 else -2
+
+
+def _csv_file_rows(f: io.BufferedReader, layout: Layout, chunk: Chunk,
+                   width: int | None = None
+                   ) -> Iterator[tuple[int, list[bytes]] | ParseFailure]:
+    delimiter = layout.delimiter
+    text_delimiter = delimiter.decode()
+    if layout.header is not None:
+        width = len(layout.header)
+    lines = _Lines(f, chunk)
+    for line in lines:
+        first = lines.lineno
+        complete = line.endswith(b"\n")
+        if b'"' in line:
+            extra = 0
+            while line.count(b'"') % 2 and extra < MAX_RECORD_LINES:
+                more = lines.more()
+                if not more:
+                    break
+                extra += 1
+                line += more
+                complete = line.endswith(b"\n")
+            if line.count(b'"') % 2:
+                yield ParseFailure(first, "a quoted field is never closed")
+                continue
+            try:
+                parsed = next(csv.reader([line.decode("latin-1")], delimiter=text_delimiter))
+            except (csv.Error, StopIteration):
+                yield ParseFailure(first, "the quoting is malformed")
+                continue
+            cells = [c.encode("latin-1") for c in parsed]
+        else:
+            cells = line.rstrip(b"\r\n").split(delimiter)
+        if width is None:
+            width = len(cells)
+        if len(cells) != width:
+            if not complete and len(cells) < width:
+                yield ParseFailure(first, f"the last row is cut short ({len(cells)} of "
+                                          f"{width} fields)")
+            elif len(cells) == 1 and not cells[0].strip():
+                continue  # a blank line
+            else:
+                yield ParseFailure(first, f"{len(cells)} fields where the header has {width}")
+            continue
+        yield first, cells
+
+
+def _jsonl_rows(f: io.BufferedReader, layout: Layout, chunk: Chunk
+                ) -> Iterator[tuple[int, list[bytes]] | ParseFailure]:
+    keys = layout.header or []
+    lines = _Lines(f, chunk)
+    for line in lines:
+        lineno = lines.lineno
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            try:
+                obj = json.loads(line.decode("latin-1"))
+            except ValueError:
+                yield ParseFailure(lineno, "not a JSON object" if line.endswith(b"\n")
+                                   else "the last row is cut short")
+                continue
+        if not isinstance(obj, dict):
+            yield ParseFailure(lineno, "not a JSON object")
+            continue
+        yield lineno, [_cell(obj.get(k)) for k in keys]
+
+
+def _json_array_rows(path: str, layout: Layout
+                     ) -> Iterator[tuple[int, list[bytes]] | ParseFailure]:
+    """Objects of a JSON array, decoded one at a time from a sliding buffer (memory bounded
+    by the largest object, not the file)."""
+    keys = layout.header or []
+    decoder = json.JSONDecoder()
+    with _open(path, layout.compressed) as f:
+        stream = io.TextIOWrapper(f, encoding="utf-8", errors="replace")
+        buffer, pos, lineno, started = "", 0, 1, False
+        while True:
+            if len(buffer) - pos < (1 << 16):
+                more = stream.read(1 << 20)
+                buffer = buffer[pos:] + more
+                pos = 0
+                at_end = not more
+            else:
+                at_end = False
+            while pos < len(buffer) and buffer[pos] in " \t\r\n,[":
+                if buffer[pos] == "\n":
+                    lineno += 1
+                if buffer[pos] == "[":
+                    started = True
+                pos += 1
+            if pos >= len(buffer):
+                if at_end:
+                    return
+                continue
+            if buffer[pos] == "]" or not started:
+                return
+            try:
+                obj, end = decoder.raw_decode(buffer, pos)
+            except ValueError:
+                if not at_end and len(buffer) - pos < (64 << 20):
+                    more = stream.read(1 << 20)
+                    if more:
+                        buffer = buffer[pos:] + more
+                        pos = 0
+                        continue
+                yield ParseFailure(lineno, "the JSON array is malformed or cut short here")
+                return
+            lineno += buffer.count("\n", pos, end)
+            pos = end
+            if isinstance(obj, dict):
+                yield lineno, [_cell(obj.get(k)) for k in keys]
+            else:
+                yield ParseFailure(lineno, "an array item that is not an object")

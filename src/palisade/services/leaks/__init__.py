@@ -1,0 +1,1 @@
+"""Leak response: scanning dumps, incidents, notifications, the exposure check."""
