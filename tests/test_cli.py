@@ -35,7 +35,11 @@ def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
                                      ["apps", "list"], ["apps", "suspend"], ["apps", "audit"],
                                      ["verify"],
                                      ["tokens"],
-                                     ["tokens", "revoke"]])
+                                     ["tokens", "revoke"], ["people", "show"],
+                                     ["demo", "dump"], ["leaks"], ["leaks", "scan"],
+                                     ["leaks", "incidents"], ["leaks", "draft"],
+                                     ["leaks", "contain"], ["leaks", "watch"],
+                                     ["leaks", "forget"]])
 def test_every_command_has_help(command: list[str]) -> None:
     result = CliRunner().invoke(app, [*command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
@@ -97,3 +101,35 @@ def test_apps_register_list_suspend_and_revoke(tmp_path: Path) -> None:
     assert "audit" in run(home, "apps", "list").stdout
     assert "Revoked" in run(home, "tokens", "revoke", "--everyone").stdout
     assert run(home, "tokens", "revoke", check=False).returncode != 0
+
+
+def test_demo_dump_scan_draft_contain(tmp_path: Path) -> None:
+    """The leak-response commands end to end on a real home folder: the demo dump is
+    attributed to its scraping account and its app, recorded once, drafted and contained."""
+    home = tmp_path / "home"
+    run(home, "demo", "--people", "300")
+    dump = tmp_path / "dump.tsv"
+    out = run(home, "demo", "dump", str(dump), "--people", "200", "--format", "tsv").stdout
+    assert "canaries of discovery:" in out and "canaries of app:" in out
+    scanned = json.loads(run(home, "leaks", "scan", str(dump), "--json").stdout)
+    [report] = scanned["files"]
+    assert report["people_matched"] >= 198 and report["new"]
+    attributed = {a["recipient"] for a in report["attribution"]
+                  if a["verdict"] == "attributed"}
+    assert {r.split(":")[0] for r in attributed} == {"discovery", "app"}
+    incident = report["incident_id"]
+    assert incident in run(home, "leaks", "incidents").stdout
+    assert "Article 33" in run(home, "leaks", "draft", incident).stdout
+    contained = run(home, "leaks", "contain", incident).stdout
+    assert "suspended" in contained and "discovery frozen" in contained
+    run(home, "leaks", "forget", incident)
+    assert incident not in run(home, "leaks", "incidents").stdout
+    # overriding a column, on a file without a header: numbers in the third column
+    bare = tmp_path / "bare.csv"
+    bare.write_text("x,y,+12015550100\n")
+    again = json.loads(run(home, "leaks", "scan", str(bare), "--json", "--no-header",
+                           "--phone-column", "3", "--no-record").stdout)
+    assert again["files"][0]["people_matched"] == 1  # the demo person
+    missing = run(home, "leaks", "scan", str(bare), "--no-header", "--phone-column", "7",
+                  check=False)
+    assert missing.returncode != 0 and "outside" in (missing.stdout + missing.stderr)

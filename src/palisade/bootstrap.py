@@ -45,6 +45,8 @@ from palisade.services.apps.resource import ResourceGuard
 from palisade.services.clock import Clock, system_clock
 from palisade.services.discovery.guard import DiscoveryGuard
 from palisade.services.discovery.sync import Discovery
+from palisade.services.leaks.canaries import Canaries
+from palisade.services.leaks.incidents import LeakResponse
 from palisade.services.maintenance import Maintenance
 from palisade.services.messaging import Messaging
 from palisade.services.notifications import Notifications
@@ -81,6 +83,8 @@ class Platform:
     operator_access: OperatorAccess
     export: PersonalDataExport
     privacy_center: PrivacyCenter
+    canaries: Canaries
+    leaks: LeakResponse
     notifications: Notifications
     oauth: OAuthServer
     resource: ResourceGuard
@@ -146,10 +150,11 @@ def build(settings: Settings | None = None, clock: Clock = system_clock,
                         lambda: keyrings.get().secrets["one_time_codes"],
                         passwords, limiter, delivery, clock)
     profiles = Profiles(uow, keys, clock)
+    canaries = Canaries(uow, clock, settings.canary_email_domain, blind_index)
     discovery = Discovery(
         uow, DiscoveryGuard(DiscoveryLimits.from_overrides(settings.discovery_limits), counters),
         blind_index, SeenTags(keyrings.get().secrets["blind_index"]), profiles, clock,
-        settings.default_region)
+        settings.default_region, canaries)
     # DPoP proofs are accepted once (RFC 9449 §11.1): the seen-set is shared by every process
     # through Redis in production, in-process in the embedded mode.
     jti_store = (RedisCounterStore(redis_client, prefix="palisade:dpop:") if redis_client
@@ -193,6 +198,8 @@ def build(settings: Settings | None = None, clock: Clock = system_clock,
             timedelta(days=settings.audit_window_days), clock),
         oauth=OAuthServer(settings, uow, passwords, dpop, clock),
         resource=ResourceGuard(settings, uow, dpop, clock),
-        graph=Graph(uow, profiles, clock, access_expiry, DatabaseAccessLog()),
+        graph=Graph(uow, profiles, clock, access_expiry, DatabaseAccessLog(), canaries),
+        canaries=canaries,
+        leaks=LeakResponse(uow, keys, blind_index, clock, settings.default_region),
         clock=clock,
     )

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
         False, description="Let apps register deletion callbacks to loopback or private "
         "addresses (local development only: Palisade calls these URLs itself).")
     # automatic audits of apps and partners (domain.apps.audit)
+    canary_email_domain: str = Field(
+        "example.org", description="The domain of canary email addresses: use one you own, "
+        "whose mail goes nowhere, so a canary looks like anyone else.")
     audit_interval_seconds: int = Field(3600, ge=60)
     audit_window_days: int = Field(30, ge=1)
     audit_max_received_ratio: float = Field(

@@ -19,6 +19,7 @@ class Purpose(StrEnum):
     SIGN_IN = "sign_in"  # sign in, or register if the identifier is new
     ADD_IDENTIFIER = "add_identifier"  # attach an identifier to a signed-in person
     REVERIFY = "reverify"  # prove control again (asked of accounts whose discovery looks automated)
+    EXPOSURE_CHECK = "exposure_check"  # anyone proves control before learning if it leaked
 
 
 class Outcome(StrEnum):

@@ -75,10 +75,21 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on")] = "127
                 proxy_headers=False)  # X-Forwarded-For is handled by our trusted-proxy rule
 
 
-@app.command()
-def demo(people: Annotated[int, typer.Option(help="How many synthetic people")] = 10_000,
+demo_app = typer.Typer(help="The synthetic demo population, and a synthetic leaked dump.",
+                       invoke_without_command=True)
+app.add_typer(demo_app, name="demo")
+leaks_app = typer.Typer(help="Leak response: scan dumps, attribute, notify, contain.",
+                        no_args_is_help=True)
+app.add_typer(leaks_app, name="leaks")
+
+
+@demo_app.callback()
+def demo(ctx: typer.Context,
+         people: Annotated[int, typer.Option(help="How many synthetic people")] = 10_000,
          seed: Annotated[int, typer.Option(help="Random seed")] = 2026) -> None:
     """Load a synthetic demo population (once; running again only reprints how to sign in)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from palisade.demo.population import DEMO_EMAIL, DEMO_FRIEND_PHONE, DEMO_PHONE, generate, load
 
     platform = _platform()
@@ -191,6 +202,180 @@ def discovery_lift(person_id: Annotated[str, typer.Argument(help="The account id
     platform = _platform()
     platform.discovery.lift(person_id)
     console.print(f"Discovery restrictions lifted for {person_id}.")
+    platform.close()
+
+
+@demo_app.command("dump")
+def demo_dump(
+    path: Annotated[str, typer.Argument(help="Where to write the dump")],
+    people: Annotated[int, typer.Option(help="How many demo people it holds")] = 2000,
+    fmt: Annotated[str, typer.Option("--format", help="csv, tsv, jsonl or json")] = "csv",
+    gzip: Annotated[bool, typer.Option(help="Compress with gzip")] = False,
+    clean: Annotated[bool, typer.Option(help="Without the mess of real dumps")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed")] = 2021,
+) -> None:
+    """Write a synthetic dump shaped like the 2021 one: demo people harvested by a scraping
+    account and by an app, with the canaries each was served (sets both up first)."""
+    from palisade.services.leaks.demo_dump import make_demo_dump
+
+    platform = _platform()
+    with console.status("Writing the dump…"):
+        out = make_demo_dump(platform, path, people, fmt, gzip, seed, mess=not clean)
+    console.print(f"Wrote {out.stats.rows:,} rows ({out.members:,} members) to {path}: "
+                  f"{out.stats.duplicates} repeated, {out.stats.quoted_newlines} with a "
+                  f"newline in a field, {out.stats.latin1_rows} in Latin-1, "
+                  f"{out.stats.stray_delimiter_rows} malformed"
+                  f"{', last line cut' if out.stats.truncated_last_line else ''}.")
+    for recipient, n in out.canaries.items():
+        console.print(f"  {n} canaries of {recipient}")
+    platform.close()
+
+
+def _role_overrides(phone: str | None, email: str | None, id_: str | None) -> dict:
+    from palisade.domain.leaks.columns import Role
+
+    return {role: v for role, v in ((Role.PHONE, phone), (Role.EMAIL, email), (Role.ID, id_))
+            if v}
+
+
+@leaks_app.command("scan")
+def leaks_scan(
+    files: Annotated[list[str], typer.Argument(help="Dump files: CSV, TSV, JSON lines or a "
+                                               "JSON array, plain or gzip")],
+    region: Annotated[str, typer.Option(help="Region of numbers written without a country "
+                                        "code")] = "",
+    phone_column: Annotated[str | None, typer.Option(help="Name or number of the phone "
+                                                     "column (default: detected)")] = None,
+    email_column: Annotated[str | None, typer.Option()] = None,
+    id_column: Annotated[str | None, typer.Option()] = None,
+    header: Annotated[bool | None, typer.Option("--header/--no-header",
+                                                help="Whether the first row names columns "
+                                                "(default: detected)")] = None,
+    record: Annotated[bool, typer.Option(help="Record the incident and notify the people "
+                                         "in it")] = True,
+    processes: Annotated[int, typer.Option(help="Worker processes (0: one per core)")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")
+                       ] = False,
+) -> None:
+    """Scan dumps for the people held here, canaries and ids handed out; attribute them."""
+    from dataclasses import asdict
+
+    from palisade.services.leaks.scanner import ScanOptions
+
+    platform = _platform()
+    options = ScanOptions(default_region=region or platform.settings.default_region,
+                          overrides=_role_overrides(phone_column, email_column, id_column),
+                          header=header, processes=processes)
+    quiet = Console(stderr=True, quiet=as_json)
+    with quiet.status("Building the index of people, canaries and ids…"):
+        index = platform.leaks.index()
+    reports = []
+    for path in files:
+        size = os.path.getsize(path)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=quiet, disable=as_json) as progress:
+            task = progress.add_task(os.path.basename(path), total=size)
+            try:
+                report = platform.leaks.scan(path, index, options, record=record,
+                                             progress=lambda n, t=task: progress.advance(t, n))
+            except ValueError as exc:
+                quiet.print(f"[red]{exc}[/]")
+                raise typer.Exit(2) from None
+        reports.append(report)
+        if not as_json:
+            _print_report(report)
+    if as_json:
+        print(json.dumps({"files": [asdict(r) for r in reports]}, default=str, indent=2))
+    platform.close()
+
+
+def _print_report(r) -> None:  # type: ignore[no-untyped-def]
+    table = Table(title=f"{r.file} ({r.fmt}, {r.size:,} bytes, sha256 {r.sha256[:16]}…)")
+    table.add_column("")
+    table.add_column("", justify="right")
+    table.add_row("rows read", f"{r.rows:,}")
+    table.add_row("rows that failed to parse", f"{r.failed_rows:,}")
+    table.add_row("people held here found", f"{r.people_matched:,}")
+    for name, count in r.fields.items():
+        table.add_row(f"  … with their {name}", f"{count:,}")
+    table.add_row("canaries found", f"{len(r.canary_hits)} "
+                  f"({sum(1 for c in r.canary_hits if c['strong'])} strong)")
+    table.add_row("incident", (r.incident_id or "not recorded") +
+                  ("" if r.new or not r.incident_id else " (already recorded)"))
+    table.add_row("people notified", f"{r.notified:,}")
+    console.print(table)
+    if r.attribution:
+        who = Table("recipient", "evidence", "found / shown", "p (corrected)", "verdict",
+                    title="Attribution")
+        for a in r.attribution:
+            who.add_row(a.recipient, a.kind, f"{a.found} / {a.shown}", f"{a.p_value:.1e}",
+                        a.verdict.value)
+        console.print(who)
+    else:
+        console.print("Attribution: no canary or handed-out id was found; nobody is named.")
+    if r.failures:
+        console.print("First rows that failed to parse:")
+        for line, reason in r.failures[:10]:
+            console.print(f"  line {line}: {reason}")
+
+
+@leaks_app.command("incidents")
+def leaks_incidents() -> None:
+    """Recorded leak incidents."""
+    platform = _platform()
+    table = Table("id", "first seen", "file", "rows", "people", "attributed to")
+    for i in platform.leaks.incidents():
+        table.add_row(i.id, i.first_seen_at.date().isoformat(), i.name, f"{i.rows:,}",
+                      f"{i.matched_people:,}", ", ".join(
+                          a["recipient"] for a in i.attribution if a["verdict"] == "attributed")
+                      or "—")
+    console.print(table)
+    platform.close()
+
+
+@leaks_app.command("draft")
+def leaks_draft(incident_id: Annotated[str, typer.Argument(help="The incident id")],
+                controller: Annotated[str, typer.Option(help="The controller's name")] =
+                "[controller name]") -> None:
+    """A draft GDPR Article 33 notification for the supervisory authority."""
+    platform = _platform()
+    print(platform.leaks.article_33_draft(incident_id, controller))
+    platform.close()
+
+
+@leaks_app.command("contain")
+def leaks_contain(incident_id: Annotated[str, typer.Argument(help="The incident id")]) -> None:
+    """Suspend every attributed app and partner and revoke its tokens; freeze every
+    attributed discovery account and end its sessions."""
+    platform = _platform()
+    actions = platform.leaks.contain(
+        incident_id, platform.apps.suspend,
+        lambda app_id: platform.apps.revoke_all_tokens(app_id=app_id),
+        platform.discovery.freeze, platform.accounts.sign_out_everywhere)
+    for a in actions:
+        console.print(f"{a.recipient}: {a.action}")
+    if not actions:
+        console.print("No recipient is attributed in this incident: nothing contained.")
+    platform.close()
+
+
+@leaks_app.command("forget")
+def leaks_forget(incident_id: Annotated[str, typer.Argument(help="The incident id")]) -> None:
+    """Delete an incident, who it exposed and the blind indexes of every identifier in it."""
+    platform = _platform()
+    platform.leaks.forget(incident_id)
+    console.print(f"Incident {incident_id} and everything recorded with it are deleted.")
+    platform.close()
+
+
+@leaks_app.command("watch")
+def leaks_watch(kind: Annotated[str, typer.Argument(help="discovery, app or partner")],
+                recipient_id: Annotated[str, typer.Argument(help="Account id or client_id")],
+                reason: Annotated[str, typer.Option(help="Why")] = "operator") -> None:
+    """Serve canaries to a recipient from now on."""
+    platform = _platform()
+    platform.canaries.watch(kind, recipient_id, reason)
+    console.print(f"{kind}:{recipient_id} is under canary watch.")
     platform.close()
 
 

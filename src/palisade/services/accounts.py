@@ -191,6 +191,14 @@ class Accounts:
                 raise InvalidInput(NOT_YOURS)
             self._consume_code(repo, bidx, otp.Purpose.REVERIFY, code, person_id)
 
+    def prove_control(self, raw_identifier: str, code: str, purpose: otp.Purpose) -> bytes:
+        """Anyone, member or not, proves control of an identifier with the code sent to it;
+        returns its blind index (for the exposure check)."""
+        bidx = self.bidx.of(self.parse(raw_identifier))
+        with self.uow() as session:
+            self._consume_code(Repository(session), bidx, purpose, code)
+        return bidx
+
     # --- sign-in -------------------------------------------------------------------------
     def sign_in_with_code(self, raw_identifier: str, code: str) -> SignedIn:
         identifier = self.parse(raw_identifier)

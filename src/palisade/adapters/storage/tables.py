@@ -536,3 +536,72 @@ class AppFieldUseRow(Base):
         ID, ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True, index=True)
     field: Mapped[str] = mapped_column(String(32), primary_key=True)
     first_used_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CanaryRow(Base):
+    """A synthetic person minted for exactly one recipient (a discovery account, an app, a
+    partner) and shown to nobody else: if it turns up in a dump, that recipient is where the
+    dump came from. Stored in the clear: nothing here is about a real person."""
+
+    __tablename__ = "canaries"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    recipient_kind: Mapped[str] = mapped_column(String(16))  # "discovery" | "app" | "partner"
+    recipient_id: Mapped[str] = mapped_column(ID, index=True)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)  # E.164, unregistered here
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # random, unguessable
+    profile: Mapped[dict] = mapped_column(JSON)  # name, birthday, location, ...
+    # the id the recipient was shown for it: an app-scoped id, or the person id a discovery
+    # match carries; random, so finding it in a dump is strong evidence on its own
+    scoped_id: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CanaryWatchRow(Base):
+    """A recipient under watch: canaries are served to it (a discovery account the detectors
+    flagged, an app or partner the audits or the operator flagged)."""
+
+    __tablename__ = "canary_watch"
+    recipient_kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    recipient_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    reason: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LeakIncidentRow(Base):
+    """A dump that was scanned: what it is (its SHA-256), when it was first seen, what it
+    held and who it is attributed to."""
+
+    __tablename__ = "leak_incidents"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(500))  # the file name the operator gave
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    failed_rows: Mapped[int] = mapped_column(BigInteger)
+    matched_people: Mapped[int] = mapped_column(Integer)
+    fields: Mapped[dict] = mapped_column(JSON)  # field -> matched people it exposes
+    attribution: Mapped[list] = mapped_column(JSON)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LeakExposureRow(Base):
+    """One person held here found in an incident, and which of their fields it holds."""
+
+    __tablename__ = "leak_exposures"
+    incident_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("leak_incidents.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True, index=True)
+    fields: Mapped[list[str]] = mapped_column(JSON)
+
+
+class LeakIdentifierRow(Base):
+    """Every phone number and email in an incident's dump, by blind index, with the fields
+    its row held: what the exposure check answers from, for members and non-members alike,
+    once the asker has proved control of the identifier. The dump itself is not kept."""
+
+    __tablename__ = "leak_identifiers"
+    incident_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("leak_incidents.id", ondelete="CASCADE"), primary_key=True)
+    value_bidx: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True, index=True)
+    fields: Mapped[list[str]] = mapped_column(JSON)

@@ -24,6 +24,7 @@ from palisade.entrypoints.http.routers import (
     conversations,
     discovery,
     graph,
+    leaks,
     me,
     notifications,
     oauth,
@@ -109,7 +110,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.platform = platform
     problems.install(app)
     for module in (auth, me, notifications, people, social, conversations, discovery, apps,
-                   graph, oauth, transparency, admin, privacy_center):
+                   graph, oauth, transparency, admin, privacy_center, leaks):
         app.include_router(module.router)
 
     @app.middleware("http")

@@ -428,3 +428,20 @@ class OperatorViewOut(BaseModel):
     fields: dict[str, str | None]
     identifiers: list[dict[str, str]]
     recorded: str = Field(description="Where the person will see this read")
+
+
+# --- exposure check ----------------------------------------------------------------------------
+class ExposureRequest(ReverifyIn):
+    """The identifier to check and the code sent to it."""
+
+
+class IncidentExposureOut(BaseModel):
+    incident_id: str
+    name: str
+    first_seen_at: datetime
+    fields: list[str] = Field(description="What the leaked row with this identifier held")
+
+
+class ExposureOut(BaseModel):
+    found: bool
+    incidents: list[IncidentExposureOut]

@@ -22,11 +22,12 @@ from palisade.domain.apps.grants import (
     Purpose,
     parse_grant,
 )
-from palisade.domain.notifications import NotificationKind
 from palisade.domain.errors import Forbidden, InvalidInput, NotFound, OutsidePurpose
+from palisade.domain.notifications import NotificationKind
 from palisade.services.apps.access_events import AccessEvent, AccessLog
 from palisade.services.apps.resource import AppCaller
 from palisade.services.clock import Clock
+from palisade.services.leaks.canaries import Canaries
 from palisade.services.notifications import notify
 from palisade.services.profiles import Profiles
 
@@ -64,8 +65,10 @@ def _check_page(after: str | None, limit: int) -> None:
 
 class Graph:
     def __init__(self, uow: UnitOfWork, profiles: Profiles, clock: Clock,
-                 access_expiry: timedelta, access_log: AccessLog) -> None:
+                 access_expiry: timedelta, access_log: AccessLog,
+                 canaries: Canaries | None = None) -> None:
         self.access_log = access_log
+        self.canaries = canaries
         self.uow = uow
         self.profiles = profiles
         self.clock = clock
@@ -195,8 +198,10 @@ class Graph:
             self._record(session, caller, [self._event(caller, r.person_id,
                                                 list(rendered[r.person_id].fields), purpose,
                                                 route) for r in shown])
-            return GraphPage([GraphPerson(r.scoped_id, rendered[r.person_id].fields)
-                              for r in shown], rows[-1].scoped_id if more and rows else None)
+            people = [GraphPerson(r.scoped_id, rendered[r.person_id].fields) for r in shown]
+            if not more:
+                people += self._canary(session, "partner", caller.app_id, None)
+            return GraphPage(people, rows[-1].scoped_id if more and rows else None)
 
     def friends(self, caller: AppCaller, purpose: Purpose, after: str | None = None,
                 limit: int = 50) -> GraphPage:
@@ -231,4 +236,15 @@ class Graph:
             if shown:
                 events.append(self._event(caller, person_id, ["friends"], purpose, route))
             self._record(session, caller, events)
+            if not more:
+                people += self._canary(session, "app", caller.app_id, person_id)
             return GraphPage(people, rows[-1].scoped_id if more and rows else None)
+
+    def _canary(self, session: Session, kind: str, app_id: str, acting_for: str | None
+                ) -> list[GraphPerson]:
+        """A watched app's or partner's canaries, at the end of its lists (see
+        services.leaks.canaries); nothing for anyone else."""
+        if self.canaries is None or not Canaries.watched(session, kind, app_id):
+            return []
+        return [GraphPerson(c.scoped_id, {"name": c.profile["name"]})
+                for c in self.canaries.for_app(session, kind, app_id, acting_for)]

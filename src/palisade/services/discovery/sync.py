@@ -39,6 +39,7 @@ from palisade.domain.discovery.address_book import (
     read_entry,
 )
 from palisade.domain.discovery.aggregation import BLOCK_DIGITS, number_block
+from palisade.domain.discovery.detectors import FindingKind
 from palisade.domain.discovery.discoverability import (
     DEFAULT_DISCOVERABILITY,
     Discoverability,
@@ -65,6 +66,7 @@ from palisade.services.discovery.guard import (
     Lookup,
     Searcher,
 )
+from palisade.services.leaks.canaries import Canaries, Canary
 from palisade.services.notifications import notify
 from palisade.services.profiles import Profiles
 
@@ -80,6 +82,11 @@ class SyncMode(StrEnum):
     FULL = "full"  # the whole address book: the synced book becomes exactly this
     INCREMENTAL = "incremental"  # additions (and removals) since the last sync
 
+
+# findings that put an account on the canary watch list: patterns of scraping, never of an
+# honest address book (see services.leaks.canaries)
+CANARY_TRIGGERS = frozenset({FindingKind.RANGE_SWEEP, FindingKind.UNALLOCATED_NUMBERS,
+                             FindingKind.LEAKED_LIST_VALIDATION, FindingKind.STRANGER_HARVEST})
 
 @dataclass(frozen=True)
 class Match:
@@ -117,8 +124,10 @@ def _read_book(raw: list[str], region: str) -> _Book:
 
 class Discovery:
     def __init__(self, uow: UnitOfWork, guard: DiscoveryGuard, blind_index: BlindIndex,
-                 tags: SeenTags, profiles: Profiles, clock: Clock, default_region: str) -> None:
+                 tags: SeenTags, profiles: Profiles, clock: Clock, default_region: str,
+                 canaries: Canaries | None = None) -> None:
         self.uow = uow
+        self.canaries = canaries
         self.guard = guard
         self.bidx = blind_index
         self.tags = tags
@@ -215,6 +224,8 @@ class Discovery:
             observation = self.guard.observe(searcher, lookups, reveal.withheld, now)
             self._record(repo, person_id, observation.findings, observation.alerts,
                          observation.level, reveal.overexposed, now_dt)
+            shown_canaries = self._canaries(repo, person_id, book, canon, new, member_canon,
+                                            observation.findings, state is not None, now_dt)
 
             # 6. the answer
             relationships = {pid: (Relationship.FRIEND if pid in ties["friend"] else
@@ -223,6 +234,8 @@ class Discovery:
             rendered = self.profiles.render_many(repo, relationships)
             matches = [Match(pid, relationships[pid], allowed_via[pid], rendered[pid].fields)
                        for pid in reveal.found if pid in rendered]
+            matches += [Match(c.scoped_id, Relationship.STRANGER, [c.phone],
+                              {"name": c.profile["name"]}) for c in shown_canaries]
             for pid in reveal.found:
                 known = pid in ties["friend"] or pid in ties["has_you"]
                 REVEALED.labels("known" if known else "other").inc()
@@ -260,6 +273,26 @@ class Discovery:
             "address": "Too many new look-ups from your network recently; try again later.",
         }.get(reason, "Try again later.")
         raise RateLimited(detail, retry_after=wait)
+
+    def _canaries(self, repo: Repository, person_id: str, book, canon: list[str],  # type: ignore[no-untyped-def]
+                  new: list[str], member_canon: set[str], findings: list, has_state: bool,
+                  now: datetime) -> list[Canary]:
+        """Canaries for an account the detectors flagged (it goes on the watch list): a few
+        of the numbers it asked for that nobody here holds come back as synthetic people
+        minted for it alone. Honest accounts are never flagged, so never see one."""
+        if self.canaries is None:
+            return []
+        mine = [f for f in findings if f.kind in CANARY_TRIGGERS and f.subject == person_id]
+        if mine:
+            Canaries.watch_in(repo.s, "discovery", person_id, mine[0].kind.value, now)
+        elif not has_state or not Canaries.watched(repo.s, "discovery", person_id):
+            return []  # (an account without discovery state was never flagged)
+        phones = [c for c in canon if c not in member_canon
+                  and book.entries[c].identifier.kind is IdentifierKind.PHONE]
+        fresh = set(new)
+        return self.canaries.for_discovery(
+            repo.s, person_id, [book.entries[c].identifier.value for c in phones],
+            [book.entries[c].identifier.value for c in phones if c in fresh])
 
     def _record(self, repo: Repository, person_id: str, findings: list, alerts: list[Alert],
                 level: Level, overexposed: list[str], now: datetime) -> None:
@@ -326,6 +359,15 @@ class Discovery:
             if state is not None and state.level:
                 repo.upsert_discovery_state(person_id, now_dt, level=int(Level.NORMAL))
         self.guard.reverified(person_id, now_dt.timestamp())
+
+    def freeze(self, person_id: str) -> None:
+        """Operator: freeze an account's discovery (containment after a leak)."""
+        now_dt = self.clock()
+        with self.uow() as session:
+            repo = Repository(session)
+            if repo.person(person_id) is None:
+                raise NotFound("No such person.")
+            repo.upsert_discovery_state(person_id, now_dt, level=int(Level.FROZEN))
 
     def lift(self, person_id: str) -> None:
         """Operator: lift every discovery restriction from an account after review."""
