@@ -57,5 +57,13 @@ def test_only_a_watched_app_finds_canary_friends(app_world: AppWorld) -> None:
     assert len(canaries) == PER_APP
     watched_ids = [p["id"] for p in watched.json()["data"]]
     assert len(watched_ids) == 2 and watched_ids[-1] in {c.scoped_id for c in canaries}
+    # read by its id, the canary answers like any friend (a 404 would give it away)
+    tok = world.issue(ada, watched_id, watched_secret, SCOPE)
+    read = world.call(f"/people/{watched_ids[-1]}", tok)
+    assert read.status_code == 200 and read.json()["fields"]["name"]
+    # and it is no one's to another app
+    other = world.call(f"/people/{watched_ids[-1]}",
+                       world.issue(ada, plain_id, plain_secret, SCOPE))
+    assert other.status_code == 404
     assert [p["fields"]["name"] for p in plain.json()["data"]] == ["Bob"]
     assert minted_for(world.platform, "app", plain_id) == []

@@ -157,6 +157,9 @@ class Graph:
             apps = AppsRepository(session)
             auth = apps.authorization_by_scoped_id(caller.app_id, scoped_id)
             if auth is None:  # the person never authorized this app: they do not exist for it
+                canary = self._canary_by_id(session, caller, scoped_id)
+                if canary is not None:  # a watched recipient's canary reads like anyone
+                    return canary
                 raise NotFound(NOT_FOUND)
             repo = Repository(session)
             if viewer is None or auth.person_id == viewer:
@@ -239,6 +242,16 @@ class Graph:
             if not more:
                 people += self._canary(session, "app", caller.app_id, person_id)
             return GraphPage(people, rows[-1].scoped_id if more and rows else None)
+
+    def _canary_by_id(self, session: Session, caller: AppCaller, scoped_id: str
+                      ) -> GraphPerson | None:
+        if self.canaries is None:
+            return None
+        kind = "app" if caller.person_id is not None else "partner"
+        for c in self.canaries.of(session, kind, caller.app_id):
+            if c.scoped_id == scoped_id:
+                return GraphPerson(c.scoped_id, {"name": c.profile["name"]})
+        return None
 
     def _canary(self, session: Session, kind: str, app_id: str, acting_for: str | None
                 ) -> list[GraphPerson]:
