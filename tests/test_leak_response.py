@@ -7,7 +7,10 @@ anyone can check an identifier only after proving control of it."""
 
 from __future__ import annotations
 
+import io
+import json
 import random
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,6 +97,11 @@ def test_the_demo_dump_is_attributed_to_the_scraper_and_the_app(world, tmp_path:
         told = session.scalars(select(NotificationRow).where(
             NotificationRow.kind == "leak_found")).all()
     assert len(told) == report.notified and "appeared in a leaked file" in told[0].detail
+    # and their export says so too (GDPR Article 15: what is held about them)
+    someone = told[0].person_id
+    with zipfile.ZipFile(io.BytesIO(platform.export.build(someone).data)) as z:
+        [leak] = json.loads(z.read("leaks.json"))
+    assert leak["incident"] == report.incident_id and "phone" in leak["fields"]
 
     # scanning the same file again records nothing new
     again = platform.leaks.scan(str(path), index, ScanOptions(processes=1))

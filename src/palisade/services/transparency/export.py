@@ -15,9 +15,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
+
 from palisade.adapters.storage.database import UnitOfWork
 from palisade.adapters.storage.log_repository import tallies_of
-from palisade.adapters.storage.tables import AccessEventRow
+from palisade.adapters.storage.tables import AccessEventRow, LeakExposureRow, LeakIncidentRow
 from palisade.config import Settings
 from palisade.domain.apps.grants import FIELD_LABELS, PURPOSE_LABELS
 from palisade.services.accounts import Accounts
@@ -85,6 +87,7 @@ Files (each table is given twice: .json for programs, .csv for spreadsheets)
   access_log         every recorded access to your data (apps, partners, operators with their
                      reason, exports; discovery finds and friends' views counted per day),
                      with the proofs that the record was not rewritten
+  leaks              leaked files found with your details in them, and which details
   notifications      what you were told
   sessions           where you are signed in
   retention.json     how long each kind of data is kept
@@ -201,6 +204,13 @@ class PersonalDataExport:
         with self.uow() as session:
             today = [{"day": t.day.isoformat(), "kind": t.kind, "count": t.count,
                       "strangers": t.strangers} for t in tallies_of(session, person_id)]
+            leaks = [{"incident": i.id, "file": i.name,
+                      "first_seen_at": i.first_seen_at.isoformat(), "fields": e.fields}
+                     for e, i in session.execute(
+                         select(LeakExposureRow, LeakIncidentRow)
+                         .join(LeakIncidentRow, LeakIncidentRow.id == LeakExposureRow.incident_id)
+                         .where(LeakExposureRow.person_id == person_id)
+                         .order_by(LeakIncidentRow.first_seen_at))]
         log_doc["not_yet_in_log"] = today  # today's counts, logged when the day closes
         log_rows = [{"index": e.index, "kind": e.entry["kind"], "at": e.entry.get("x_at", ""),
                      "who": e.entry.get("x_actor", ""), "fields": e.entry.get("x_fields", []),
@@ -231,6 +241,8 @@ class PersonalDataExport:
             "access_log.csv": _csv(log_rows, ["index", "kind", "at", "who", "fields",
                                               "purpose", "outcome", "count", "strangers",
                                               "reference"]),
+            "leaks.json": _json(leaks),
+            "leaks.csv": _csv(leaks, ["incident", "file", "first_seen_at", "fields"]),
             "notifications.json": _json(notes),
             "notifications.csv": _csv(notes, ["kind", "detail", "created_at", "read"]),
             "sessions.json": _json(sessions),
