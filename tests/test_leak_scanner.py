@@ -169,3 +169,38 @@ def test_a_file_without_identifier_columns_is_refused_with_a_reason(tmp_path: Pa
     path.write_text("first_name,last_name\nAda,Lovelace\n")
     with pytest.raises(ValueError, match="no column of phone numbers"):
         scan_file(str(path), MatchIndex(), ScanOptions(processes=1))
+
+
+def test_cuts_that_fall_inside_quoted_fields_are_read_again(tmp_path: Path) -> None:
+    """Every row has a newline inside a quoted cell, so many cuts between the processes'
+    ranges land inside one; those ranges are read again together and the result is the one
+    process's, row for row."""
+    from palisade.adapters.leaks import dump_reader
+
+    people = population(3000)
+    path = tmp_path / "quoted.csv"
+    lines = ["id,phone,first_name,last_name,location,email"]
+    for p in people:
+        lines.append(f'{p.id},{p.phone},{p.first_name},{p.last_name},"{p.location}\n'
+                     f'second line",{p.email}')
+    path.write_text("\n".join(lines) + "\n")
+    layout = dump_reader.sniff(str(path))
+    chunks = dump_reader.plan_chunks(str(path), layout, 24, min_bytes=1)
+    data = path.read_bytes()
+    quotes = [data.count(b'"', c.start, c.end) for c in chunks]
+    assert dump_reader.misplaced_cuts(quotes)  # the case under test happens
+    index = index_of(people, 2000)
+    one = scan_file(str(path), index, ScanOptions(processes=1, split_above=1 << 30))
+    many = scan_file(str(path), index, ScanOptions(processes=3, split_above=1))
+    assert one.result.failed == many.result.failed == 0
+    assert one.result.rows == many.result.rows == len(people)
+    assert many.result.matched == one.result.matched
+    assert len(one.result.matched) == sum(1 for p in people[:2000] if p.phone or p.email)
+
+
+def test_misplaced_cuts_follow_quote_parity() -> None:
+    from palisade.adapters.leaks.dump_reader import misplaced_cuts
+
+    assert misplaced_cuts([2, 4, 0]) == []
+    assert misplaced_cuts([1, 1, 0]) == [1]  # the cut before chunk 1 is inside a field
+    assert misplaced_cuts([1, 0, 1, 2]) == [1, 2]

@@ -218,14 +218,10 @@ def rows(path: str, layout: Layout, chunk: Chunk | None = None,
                 chunk = Chunk(0, -1, 2)
         elif chunk.start:
             f.seek(chunk.start)
-        reader = _jsonl_rows if layout.fmt == "jsonl" else _csv_file_rows
-        counted = reader(f, layout, chunk)
-        last = chunk.first_line - 1
-        for item in counted:
-            last = max(last, item.line if type(item) is ParseFailure else item[0])  # type: ignore[union-attr,index]
-            yield item
-        if seen is not None:  # lines up to the last row (trailing blank lines aside)
-            seen["lines"] = last - chunk.first_line + 1 + _trailing_blank(path, chunk)
+        lines = _Lines(f, chunk)
+        yield from (_jsonl_rows if layout.fmt == "jsonl" else _csv_file_rows)(lines, layout)
+        if seen is not None:
+            seen["lines"] = lines.read
 
 
 def row_batches(path: str, layout: Layout, chunk: Chunk | None = None,
@@ -278,9 +274,8 @@ def row_batches(path: str, layout: Layout, chunk: Chunk | None = None,
             seen["quotes"] += quotes
             if b'"' in body:
                 # the careful path for this block, through the line reader
-                sub = io.BytesIO(body)
-                items = list(_csv_file_rows(sub, layout, Chunk(0, -1, lineno),
-                                            width))  # type: ignore[arg-type]
+                sub = _Lines(io.BytesIO(body), Chunk(0, -1, lineno))  # type: ignore[arg-type]
+                items = list(_csv_file_rows(sub, layout, width))
                 good = [item[1] for item in items if type(item) is not ParseFailure]
                 bad = [item for item in items if type(item) is ParseFailure]
                 if width is None and good:
@@ -310,17 +305,6 @@ def row_batches(path: str, layout: Layout, chunk: Chunk | None = None,
             seen["lines"] = lineno - chunk.first_line
 
 
-def _trailing_blank(path: str, chunk: Chunk) -> int:
-    """Blank lines at the end of a plain chunk (so the next chunk's line numbers are right)."""
-    if chunk.end <= 0 or chunk.end - chunk.start <= 0:
-        return 0
-    with open(path, "rb") as f:
-        f.seek(max(chunk.start, chunk.end - 4096))
-        tail = f.read(chunk.end - f.tell())
-    stripped = tail.rstrip(b"\r\n \t")
-    return max(0, tail[len(stripped):].count(b"\n") - 1)
-
-
 def _skip_record(f: io.BufferedReader) -> None:
     line = f.readline()
     while line.count(b'"') % 2:
@@ -337,8 +321,14 @@ class _Lines:
 
     def __init__(self, f: io.BufferedReader, chunk: Chunk) -> None:
         self.f = f
+        self.first = chunk.first_line
         self.lineno = chunk.first_line - 1
         self.remaining = chunk.end - chunk.start if chunk.end >= 0 else -1
+
+    @property
+    def read(self) -> int:
+        """How many lines were read so far, blank ones included."""
+        return self.lineno - self.first + 1
 
     def __iter__(self) -> Iterator[bytes]:
         for line in self.f:
@@ -359,14 +349,12 @@ class _Lines:
             self.remaining = max(self.remaining - len(line), 0) if self.remaining > 0 else -2
 
 
-def _csv_file_rows(f: io.BufferedReader, layout: Layout, chunk: Chunk,
-                   width: int | None = None
+def _csv_file_rows(lines: _Lines, layout: Layout, width: int | None = None
                    ) -> Iterator[tuple[int, list[bytes]] | ParseFailure]:
     delimiter = layout.delimiter
     text_delimiter = delimiter.decode()
     if layout.header is not None:
         width = len(layout.header)
-    lines = _Lines(f, chunk)
     for line in lines:
         first = lines.lineno
         complete = line.endswith(b"\n")
@@ -404,10 +392,9 @@ def _csv_file_rows(f: io.BufferedReader, layout: Layout, chunk: Chunk,
         yield first, cells
 
 
-def _jsonl_rows(f: io.BufferedReader, layout: Layout, chunk: Chunk
+def _jsonl_rows(lines: _Lines, layout: Layout
                 ) -> Iterator[tuple[int, list[bytes]] | ParseFailure]:
     keys = layout.header or []
-    lines = _Lines(f, chunk)
     for line in lines:
         lineno = lines.lineno
         if not line.strip():
