@@ -210,6 +210,9 @@ def test_palisade_verify_checks_an_export_and_catches_tampering(world: AppWorld,
     report = verify_export(doc)
     assert report.ok, report.problems
     assert report.entries == 4 and any("extends" in c for c in report.checked)
+    beyond = world.client.get("/v1/me/access-log", headers=auth, params={
+        "earlier_size": world.platform.transparency.head().size + 1})
+    assert beyond.status_code == 422 and "earlier_size" in beyond.json()["detail"]
     path = tmp_path / "export.json"
     path.write_text(json.dumps(doc))
     result = CliRunner().invoke(cli, ["verify", str(path)])

@@ -39,8 +39,7 @@ def world(settings, clock, passwords):  # type: ignore[no-untyped-def]
 
 
 def entries(world: AppWorld, person_id: str, kind: str | None = None) -> list[dict]:
-    while world.platform.transparency.sequence():
-        pass
+    world.platform.transparency.sequence_all()
     _, found = world.platform.transparency.entries_of(person_id)
     return [e.entry for e in found if kind is None or e.entry["kind"] == kind]
 

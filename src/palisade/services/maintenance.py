@@ -66,8 +66,7 @@ class Maintenance:
         appends the erasure, step by step, to the access log and signs the new head: the
         receipt proves the erasure is on the record."""
         # what is still waiting for the log goes in first, while it can still be sealed
-        while self.log.sequence():
-            pass
+        self.log.sequence_all()
         with self.uow() as session:
             repo = Repository(session)
             if not repo.person_exists(person_id):

@@ -16,7 +16,6 @@ from palisade.domain.apps.grants import FIELD_LABELS, PURPOSE_LABELS, AppField, 
 from palisade.domain.transparency.verify import Report, verify_export
 from palisade.services.apps.registry import AppRegistry
 from palisade.services.clock import Clock
-from palisade.services.transparency.export import access_log_document
 from palisade.services.transparency.log import TransparencyLog
 
 KIND_LABELS = {
@@ -144,8 +143,10 @@ class PrivacyCenter:
     def history(self, person_id: str, keep: HistoryFilter) -> History:
         head, entries = self.log.entries_of(person_id)
         with self.uow() as session:
-            names = dict(session.execute(select(AppRow.id, AppRow.name)).all()) if entries \
-                else {}
+            ids = sorted({e.entry.get("x_actor", "") for e in entries
+                          if e.entry.get("x_actor_kind") in ("app", "partner")})
+            names = dict(session.execute(select(AppRow.id, AppRow.name).where(
+                AppRow.id.in_(ids))).all()) if ids else {}
             today = [{"day": t.day.isoformat(), "kind": t.kind,
                       "label": KIND_LABELS.get(t.kind, t.kind), "count": t.count,
                       "strangers": t.strangers} for t in tallies_of(session, person_id)]
@@ -170,9 +171,7 @@ class PrivacyCenter:
     def verify(self, person_id: str) -> Report:
         """Check the person's entries exactly as `palisade verify` checks an export, against
         the log's own public key (not the one the document carries)."""
-        head, entries = self.log.entries_of(person_id)
-        doc = access_log_document(self.log, head, entries, self.log.signer.public_key)
-        return verify_export(doc, self.log.signer.public_key)
+        return verify_export(self.log.document(person_id), self.log.signer.public_key)
 
 
 def _purpose_label(purpose: str) -> str:

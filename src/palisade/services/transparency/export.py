@@ -30,27 +30,9 @@ from palisade.services.messaging import Messaging
 from palisade.services.notifications import Notifications
 from palisade.services.profiles import Profiles
 from palisade.services.social import Social
-from palisade.services.transparency.log import TransparencyLog, TreeHead
+from palisade.services.transparency.log import TransparencyLog
 
 MESSAGES_PER_CONVERSATION = 10_000  # far above what disappearing conversations hold
-
-
-def b64(data: bytes) -> str:
-    import base64
-
-    return base64.b64encode(data).decode()
-
-
-def access_log_document(log: TransparencyLog, head: TreeHead, entries: list,
-                        public_key: bytes) -> dict:
-    """The same document as `GET /v1/me/access-log`: what `palisade verify` reads."""
-    return {
-        "head": {"size": head.size, "root": b64(head.root), "timestamp_ms": head.timestamp_ms,
-                 "signature": b64(head.signature), "public_key": b64(public_key)},
-        "earlier": None,
-        "entries": [{"index": e.index, "entry": e.entry, "leaf_hash": b64(e.leaf_hash),
-                     "inclusion_proof": [b64(x) for x in e.inclusion]} for e in entries],
-    }
 
 
 def _csv(rows: Iterable[dict], columns: list[str]) -> bytes:
@@ -155,8 +137,7 @@ class PersonalDataExport:
                 person_id=person_id, kind="export", actor_kind="person", actor_id=person_id,
                 fields=["everything"], purpose="gdpr_access_and_portability",
                 outcome="released", route="/privacy/export", at=now))
-        while self.log.sequence():
-            pass
+        self.log.sequence_all()
         files = self._files(person_id, now)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
@@ -199,8 +180,7 @@ class PersonalDataExport:
                      "last_seen_at": s.last_seen_at.isoformat(),
                      "expires_at": s.expires_at.isoformat()}
                     for s in self.accounts.sessions(person_id)]
-        head, entries = self.log.entries_of(person_id)
-        log_doc = access_log_document(self.log, head, entries, self.log.signer.public_key)
+        log_doc = self.log.document(person_id)
         with self.uow() as session:
             today = [{"day": t.day.isoformat(), "kind": t.kind, "count": t.count,
                       "strangers": t.strangers} for t in tallies_of(session, person_id)]
@@ -212,13 +192,12 @@ class PersonalDataExport:
                          .where(LeakExposureRow.person_id == person_id)
                          .order_by(LeakIncidentRow.first_seen_at))]
         log_doc["not_yet_in_log"] = today  # today's counts, logged when the day closes
-        log_rows = [{"index": e.index, "kind": e.entry["kind"], "at": e.entry.get("x_at", ""),
-                     "who": e.entry.get("x_actor", ""), "fields": e.entry.get("x_fields", []),
-                     "purpose": e.entry.get("x_purpose", ""),
-                     "outcome": e.entry.get("x_outcome", ""),
-                     "count": e.entry.get("x_count", ""),
-                     "strangers": e.entry.get("x_strangers", ""),
-                     "reference": e.entry.get("x_reference", "")} for e in entries]
+        log_rows = [{"index": e["index"], "kind": x["kind"], "at": x.get("x_at", ""),
+                     "who": x.get("x_actor", ""), "fields": x.get("x_fields", []),
+                     "purpose": x.get("x_purpose", ""), "outcome": x.get("x_outcome", ""),
+                     "count": x.get("x_count", ""), "strangers": x.get("x_strangers", ""),
+                     "reference": x.get("x_reference", "")}
+                    for e in log_doc["entries"] for x in (e["entry"],)]
         return {
             "README.txt": README.format(now=now.isoformat(timespec="seconds"),
                                         public_url=self.settings.public_url.rstrip("/"))

@@ -11,6 +11,7 @@ it or none: never a signed head that the stored leaves do not match. Appends are
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -20,11 +21,15 @@ from palisade.adapters.crypto.log_signing import LogSigner
 from palisade.adapters.storage.database import UnitOfWork
 from palisade.adapters.storage.log_repository import LogRepository, PendingEvent
 from palisade.adapters.storage.repository import Repository
-from palisade.domain.errors import NotFound
+from palisade.domain.errors import InvalidInput, NotFound
 from palisade.domain.transparency import rfc6962
 from palisade.domain.transparency.entries import LogEntry, decode, encode
 from palisade.services.clock import Clock
 from palisade.services.people import PersonKeys
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 def entry_context(person_id: str, index: int) -> bytes:
@@ -113,6 +118,14 @@ class TransparencyLog:
                 return 0
             pending = [Pending(e.person_id, e.kind, event_body(e), e.id) for e in events]
             return len(self._append(session, repo, pending))
+
+    def sequence_all(self) -> int:
+        """Append everything pending, batch after batch (before an export or an erasure,
+        whose record must be complete)."""
+        total = 0
+        while appended := self.sequence():
+            total += appended
+        return total
 
     def append_erasure(self, session: Session, person_id: str, counts: dict[str, int],
                        chain_end: tuple[int, bytes] | None) -> ProvenEntry:
@@ -203,6 +216,31 @@ class TransparencyLog:
     def consistency(self, size1: int, size2: int) -> list[bytes]:
         with self.uow() as session:
             return rfc6962.consistency_proof(size1, size2, StoredTree(session))
+
+    # -- documents (what `GET /v1/me/access-log`, the export and `palisade verify` share)
+    def head_document(self, head: TreeHead) -> dict:
+        return {"size": head.size, "root": b64(head.root), "timestamp_ms": head.timestamp_ms,
+                "signature": b64(head.signature), "public_key": b64(self.signer.public_key)}
+
+    @staticmethod
+    def entry_document(e: ProvenEntry) -> dict:
+        return {"index": e.index, "entry": e.entry, "leaf_hash": b64(e.leaf_hash),
+                "inclusion_proof": [b64(x) for x in e.inclusion]}
+
+    def document(self, person_id: str, earlier_size: int | None = None) -> dict:
+        """A person's entries with their inclusion proofs against the latest signed head;
+        with `earlier_size`, also that earlier head and the proof that the log only grew
+        since (RFC 9162 §2.1.4). This is the file `palisade verify` checks."""
+        head, entries = self.entries_of(person_id)
+        earlier = None
+        if earlier_size is not None:
+            if not 1 <= earlier_size <= head.size:
+                raise InvalidInput("earlier_size must be between 1 and the latest size.")
+            earlier = {"head": self.head_document(self.head(earlier_size)),
+                       "consistency_proof": [b64(x) for x in
+                                             self.consistency(earlier_size, head.size)]}
+        return {"head": self.head_document(head), "earlier": earlier,
+                "entries": [self.entry_document(e) for e in entries]}
 
     def entries_of(self, person_id: str) -> tuple[TreeHead, list[ProvenEntry]]:
         """Every entry about a person, opened with their data key, each with its inclusion

@@ -13,7 +13,7 @@ from palisade.domain.one_time_codes import Purpose
 from palisade.domain.profile import Audience
 from palisade.entrypoints.http.dependencies import Auth, ClientAddress, PlatformDep
 from palisade.entrypoints.http.problems import problem_responses
-from palisade.entrypoints.http.routers.transparency import b64, head_out
+from palisade.entrypoints.http.routers.transparency import head_out
 from palisade.entrypoints.http.schemas import (
     CodeRequest,
     CodeSentOut,
@@ -139,10 +139,8 @@ def erase_me(auth: Auth, p: PlatformDep,
 
 
 def erasure_receipt(p: Platform, person_id: str, erasure: Erasure) -> ErasureReceipt:
-    entry = erasure.log_entry
     return ErasureReceipt(
         person_id=person_id, erased_at=p.clock(),
         data_key_destroyed=erasure.data_key_destroyed, rows_deleted=erasure.rows_deleted,
-        log_entry=LogEntryOut(index=entry.index, entry=entry.entry, leaf_hash=b64(
-            entry.leaf_hash), inclusion_proof=[b64(x) for x in entry.inclusion]),
+        log_entry=LogEntryOut(**p.transparency.entry_document(erasure.log_entry)),
         log_head=head_out(p, erasure.head))

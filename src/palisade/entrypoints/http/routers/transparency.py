@@ -3,7 +3,6 @@ person's own entries with their inclusion proofs."""
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -12,25 +11,14 @@ from palisade.bootstrap import Platform
 from palisade.domain.errors import InvalidInput
 from palisade.entrypoints.http.dependencies import Auth, PlatformDep
 from palisade.entrypoints.http.problems import problem_responses
-from palisade.entrypoints.http.schemas import (
-    AccessLogOut,
-    EarlierHeadOut,
-    LogEntryOut,
-    TreeHeadOut,
-)
-from palisade.services.transparency.log import TreeHead
+from palisade.entrypoints.http.schemas import AccessLogOut, TreeHeadOut
+from palisade.services.transparency.log import TreeHead, b64
 
 router = APIRouter(tags=["transparency"])
 
 
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
 def head_out(p: Platform, head: TreeHead) -> TreeHeadOut:
-    public = p.transparency.signer.public_key
-    return TreeHeadOut(size=head.size, root=b64(head.root), timestamp_ms=head.timestamp_ms,
-                       signature=b64(head.signature), public_key=b64(public))
+    return TreeHeadOut(**p.transparency.head_document(head))
 
 
 @router.get("/v1/transparency/head", response_model=TreeHeadOut)
@@ -55,17 +43,8 @@ def my_access_log(auth: Auth, p: PlatformDep,
                   earlier_size: Annotated[int | None, Query(
                       ge=1, le=2**62, description="The size of a head you saw before: the "
                       "answer then proves the log only grew since")] = None) -> AccessLogOut:
-    """Every recorded access to your data by an app or partner, each with its inclusion
-    proof against the signed head returned with it. Save it and check it offline with
+    """Every recorded access to your data (apps, partners, operators with their reason,
+    exports, daily counts), each with its inclusion proof against the signed head returned
+    with it. Save it and check it offline with
     `palisade verify FILE`."""
-    head, entries = p.transparency.entries_of(auth.person_id)
-    earlier = None
-    if earlier_size is not None:
-        if earlier_size > head.size:
-            raise InvalidInput("earlier_size is beyond the latest head.")
-        earlier = EarlierHeadOut(head=head_out(p, p.transparency.head(earlier_size)),
-                                 consistency_proof=[b64(x) for x in p.transparency.consistency(
-                                     earlier_size, head.size)])
-    return AccessLogOut(head=head_out(p, head), earlier=earlier, entries=[
-        LogEntryOut(index=e.index, entry=e.entry, leaf_hash=b64(e.leaf_hash),
-                    inclusion_proof=[b64(x) for x in e.inclusion]) for e in entries])
+    return AccessLogOut.model_validate(p.transparency.document(auth.person_id, earlier_size))
