@@ -133,3 +133,14 @@ def test_demo_dump_scan_draft_contain(tmp_path: Path) -> None:
     missing = run(home, "leaks", "scan", str(bare), "--no-header", "--phone-column", "7",
                   check=False)
     assert missing.returncode != 0 and "outside" in (missing.stdout + missing.stderr)
+
+
+def test_leak_commands_refuse_bad_input_with_a_reason(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    for args, said in ((["leaks", "watch", "everyone", "x"], "A recipient is one of"),
+                       (["leaks", "scan", str(tmp_path / "missing.csv")], "No such file"),
+                       (["demo", "dump", str(tmp_path / "d.csv")], "Load the demo population"),
+                       (["leaks", "draft", "no-such-incident"], "No such incident")):
+        result = run(home, *args, check=False)
+        assert result.returncode == 2, (args, result.stdout + result.stderr)
+        assert said in result.stdout and "Traceback" not in result.stderr, args

@@ -97,6 +97,7 @@ def test_the_demo_dump_is_attributed_to_the_scraper_and_the_app(world, tmp_path:
         told = session.scalars(select(NotificationRow).where(
             NotificationRow.kind == "leak_found")).all()
     assert len(told) == report.notified and "appeared in a leaked file" in told[0].detail
+    assert "phone number" in told[0].detail  # the fields are named as people say them
     # and their export says so too (GDPR Article 15: what is held about them)
     someone = told[0].person_id
     with zipfile.ZipFile(io.BytesIO(platform.export.build(someone).data)) as z:

@@ -16,6 +16,7 @@ from palisade.adapters.crypto.blind_index import BlindIndex
 from palisade.adapters.storage.repository import Repository
 from palisade.bootstrap import Platform, build, initialise
 from palisade.config import Settings
+from palisade.domain.errors import InvalidInput
 from palisade.domain.identifiers import Identifier, IdentifierKind
 from palisade.domain.transparency.operator_access import OperatorReason
 
@@ -262,6 +263,9 @@ def leaks_scan(
 
     from palisade.services.leaks.scanner import ScanOptions
 
+    missing = [f for f in files if not os.path.isfile(f)]
+    if missing:
+        raise InvalidInput(f"No such file: {', '.join(missing)}.")
     platform = _platform()
     options = ScanOptions(default_region=region or platform.settings.default_region,
                           overrides=_role_overrides(phone_column, email_column, id_column),

@@ -27,6 +27,7 @@ from palisade.adapters.storage.database import UnitOfWork
 from palisade.adapters.storage.repository import Repository
 from palisade.adapters.storage.tables import CanaryRow, CanaryWatchRow
 from palisade.demo.population import FIRST, LAST, synthetic_area_codes
+from palisade.domain.errors import InvalidInput
 from palisade.domain.identifiers import Identifier, IdentifierKind
 from palisade.services.clock import Clock
 from palisade.services.people import new_id
@@ -80,7 +81,7 @@ class Canaries:
     # -- the watch list
     def watch(self, kind: str, recipient_id: str, reason: str) -> None:
         if kind not in RECIPIENT_KINDS:
-            raise ValueError(f"a recipient is one of {', '.join(RECIPIENT_KINDS)}")
+            raise InvalidInput(f"A recipient is one of {', '.join(RECIPIENT_KINDS)}.")
         with self.uow() as session:
             self.watch_in(session, kind, recipient_id, reason, self.clock())
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from palisade.adapters.storage.repository import Repository
 from palisade.adapters.storage.tables import AppAuthorizationRow, IdentifierRow
 from palisade.demo.dump import DumpPerson, DumpStats, write_dump
+from palisade.domain.errors import InvalidInput
 from palisade.domain.identifiers import Identifier, IdentifierKind
 from palisade.services.leaks.canaries import Canary
 from palisade.services.people import new_id
@@ -62,7 +63,7 @@ def make_demo_dump(platform, path: str, people: int = 2000, fmt: str = "csv",  #
         repo = Repository(session)
         member_ids = sorted(set(session.scalars(select(IdentifierRow.person_id))))
         if len(member_ids) < 20:
-            raise ValueError("Load the demo population first (`palisade demo`).")
+            raise InvalidInput("Load the demo population first (`palisade demo`).")
         # the scraping account, flagged and watched, with the canaries its sweep was served
         bidx = platform.accounts.bidx.of(Identifier(IdentifierKind.PHONE, SCRAPER_PHONE))
         row = repo.identifier_by_bidx(bidx)

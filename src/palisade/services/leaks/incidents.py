@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -46,10 +46,11 @@ from palisade.services.leaks.scanner import (
 from palisade.services.notifications import notify
 from palisade.services.people import PersonKeys, new_id
 
-FIELD_WORDS = {Role.PHONE: "phone number", Role.EMAIL: "email address", Role.NAME: "name",
-               Role.FIRST_NAME: "name", Role.LAST_NAME: "name", Role.GENDER: "gender",
-               Role.LOCATION: "location", Role.RELATIONSHIP_STATUS: "relationship status",
-               Role.WORKPLACE: "workplace", Role.BIRTHDAY: "birthday", Role.ID: "profile id"}
+# how a notification names each field `fields_of` reports
+FIELD_WORDS = {"phone": "phone number", "email": "email address", "name": "name",
+               "gender": "gender", "location": "location",
+               "relationship_status": "relationship status", "workplace": "workplace",
+               "birthday": "birthday", "id": "profile id"}
 RECORD_BATCH = 5_000
 
 
@@ -79,7 +80,6 @@ class IncidentReport:
     people_matched: int
     fields: dict[str, int]  # field -> matched people whose row held it
     canary_hits: list[dict]  # canary, recipient, strong
-    person_ids_found: int  # this service's own person ids in the dump (member-side scraping)
     attribution: list[Attribution]
     notified: int = 0
 
@@ -103,7 +103,6 @@ class _Targets:
     people: dict[str, int] = field(default_factory=dict)  # person id -> mask
     canaries: dict[str, bool] = field(default_factory=dict)  # canary id -> strong
     scoped: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # app -> count
-    person_ids: int = 0
 
 
 class LeakResponse:
@@ -131,7 +130,7 @@ class LeakResponse:
             scan.result.rows, scan.result.failed,
             [(f.line, f.reason) for f in scan.result.failures],
             len(targets.people), _field_counts(targets.people.values()),
-            self._canary_hits(targets), targets.person_ids, attribution)
+            self._canary_hits(targets), attribution)
         if record:
             self._record(report, targets, notify_people)
             self._record_identifiers(path, scan, options, report)
@@ -150,11 +149,6 @@ class LeakResponse:
                 app_id, person_id = key.split("/", 1)
                 out.scoped[app_id] += 1
                 out.people[person_id] = out.people.get(person_id, 0) | mask
-        # a person matched by their own (platform) id as well as by phone is one person;
-        # count how many rows carried platform ids at all
-        out.person_ids = sum(1 for t in scan.result.matched
-                             if index.targets[t][0] == "person"
-                             and scan.result.matched[t] & ROLE_BITS[Role.ID])
         return out
 
     def _attribute(self, targets: _Targets) -> list[Attribution]:
@@ -331,6 +325,7 @@ def _identifiers(cells: list[bytes], phone_col: int | None, email_col: int | Non
                  phones: PhoneReader) -> list[Identifier]:
     out = []
     if phone_col is not None and cells[phone_col].strip():
+        # one spelling (the likeliest: see PhoneReader.candidates) per number is recorded
         for candidate in phones.candidates(cells[phone_col])[:1]:
             out.append(Identifier(IdentifierKind.PHONE, "+" + candidate.decode()))
     if email_col is not None and b"@" in cells[email_col]:
@@ -339,9 +334,9 @@ def _identifiers(cells: list[bytes], phone_col: int | None, email_col: int | Non
     return out
 
 
-def _field_counts(masks: Sequence[int] | object) -> dict[str, int]:
+def _field_counts(masks: Iterable[int]) -> dict[str, int]:
     counts: dict[str, int] = defaultdict(int)
-    for mask in masks:  # type: ignore[attr-defined]
+    for mask in masks:
         for name in fields_of(mask):
             counts[name] += 1
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
@@ -353,8 +348,7 @@ def _attribution_doc(a: Attribution) -> dict:
 
 
 def _notice(fields: list[str], now: datetime) -> str:
-    words = ", ".join(FIELD_WORDS.get(Role(f), f) if f in Role._value2member_map_ else f
-                      for f in fields)
+    words = ", ".join(FIELD_WORDS.get(f, f) for f in fields)
     return (f"Your {words} appeared in a leaked file found on {now.date().isoformat()}. "
             "Expect scam calls and messages that use these details; never share a code we "
             "send you; ask your carrier to lock your number against transfers; you can "
