@@ -173,3 +173,21 @@ def test_partners_are_listed_and_expired_apps_can_be_renewed(world: AppWorld, cl
     page = world.client.get(r.headers["location"]).text
     assert "Old Quiz" in page.split('id="expired"')[0]  # active again
     assert "Renewed for another period." in page
+
+
+def test_over_https_the_cookie_is_secure_and_host_bound(settings, clock, passwords) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from palisade.entrypoints.http.app import create_app
+
+    p = build(settings.model_copy(update={"public_url": "https://privacy.example"}),
+              clock=clock, limiter=MemoryRateLimiter(clock.timestamp), passwords=passwords)
+    world = AppWorld(p)
+    world.client = TestClient(create_app(p), base_url="https://privacy.example")
+    ada = world.person("Ada")
+    cookie = sign_in(world, ada.phone).headers["set-cookie"]
+    assert cookie.startswith("__Host-palisade_privacy=")
+    lowered = cookie.lower()
+    assert "secure" in lowered and "path=/;" in lowered and "domain" not in lowered
+    assert world.client.get("/privacy/profile").status_code == 200
+    p.close()
