@@ -191,3 +191,16 @@ def test_over_https_the_cookie_is_secure_and_host_bound(settings, clock, passwor
     assert "secure" in lowered and "path=/;" in lowered and "domain" not in lowered
     assert world.client.get("/privacy/profile").status_code == 200
     p.close()
+
+
+def test_signing_out_ends_the_session(world: AppWorld) -> None:
+    ada = world.person("Ada")
+    sign_in(world, ada.phone)
+    token = world.client.cookies.get("palisade_privacy")
+    page = world.client.get("/privacy/profile").text
+    r = world.client.post("/privacy/sign-out", data={"csrf": csrf_of(page)},
+                          follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/privacy/sign-in"
+    assert world.client.get("/privacy/profile", follow_redirects=False).status_code == 303
+    assert world.client.get("/v1/me", headers={
+        "Authorization": f"Bearer {token}"}).status_code == 401  # ended, not just forgotten

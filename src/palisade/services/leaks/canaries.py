@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from palisade.adapters.crypto.blind_index import BlindIndex
@@ -96,11 +96,6 @@ class Canaries:
     def watched(session: Session, kind: str, recipient_id: str) -> bool:
         return session.get(CanaryWatchRow, (kind, recipient_id)) is not None
 
-    def watch_list(self) -> list[CanaryWatchRow]:
-        with self.uow() as session:
-            return list(session.scalars(select(CanaryWatchRow).order_by(
-                CanaryWatchRow.created_at)))
-
     # -- minting and serving
     def mint(self, session: Session, kind: str, recipient_id: str, phone: str,
              rng: random.Random | None = None) -> Canary:
@@ -169,7 +164,3 @@ class Canaries:
                     CanaryRow.phone == phone)) is None:
                 return phone
         raise RuntimeError("no free number for a canary")
-
-    def count(self) -> int:
-        with self.uow() as session:
-            return session.scalar(select(func.count()).select_from(CanaryRow)) or 0

@@ -30,6 +30,7 @@ from palisade.domain.profile import Audience, ProfileField
 from palisade.entrypoints.http.dependencies import client_address
 from palisade.entrypoints.http.forms import csrf_matches, csrf_value, urlencoded_form
 from palisade.entrypoints.http.routers.me import erasure_receipt
+from palisade.services.accounts import AuthSession
 from palisade.services.privacy_center import KIND_LABELS, HistoryFilter
 
 router = APIRouter(prefix="/privacy", include_in_schema=False)
@@ -84,10 +85,11 @@ def _cookie_name(p: Platform) -> str:
 
 
 class Visit:
-    """One request of a signed-in person: who, their session token, the CSRF value."""
+    """One request of a signed-in person: their session, its token, the CSRF value."""
 
-    def __init__(self, p: Platform, person_id: str, token: str) -> None:
-        self.p, self.person_id, self.token = p, person_id, token
+    def __init__(self, p: Platform, session: AuthSession, token: str) -> None:
+        self.p, self.session, self.token = p, session, token
+        self.person_id = session.person_id
         self.csrf = csrf_value(p, b"palisade/privacy-csrf/v1", token)
 
 
@@ -96,7 +98,7 @@ def _visit(p: Platform, request: Request) -> Visit | None:
     if not token:
         return None
     try:
-        return Visit(p, p.accounts.authenticate(token).person_id, token)
+        return Visit(p, p.accounts.authenticate(token), token)
     except Unauthenticated:
         return None
 
@@ -218,8 +220,7 @@ async def sign_out(request: Request) -> Response:
     p = _platform(request)
     visit, _ = await _signed_in_form(request)
     if visit is not None:
-        await run_in_threadpool(lambda: p.accounts.sign_out(p.accounts.authenticate(
-            visit.token)))
+        await run_in_threadpool(p.accounts.sign_out, visit.session)
     response = _to_sign_in()
     response.delete_cookie(_cookie_name(p), path="/" if _secure(p) else "/privacy")
     return response
