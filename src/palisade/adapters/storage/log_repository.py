@@ -25,7 +25,6 @@ from palisade.adapters.storage.tables import (
 )
 
 _APPEND_LOCK = 0x70616C6C6F67  # "pallog": the advisory lock that serializes appends
-_EVENTS = AccessEventRow.__table__
 # who a day's tally is about: people who found the person, or friends who viewed them
 TALLY_ACTORS = {"discovery_finds": "discovery", "friend_views": "friends"}
 

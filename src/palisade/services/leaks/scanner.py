@@ -23,7 +23,13 @@ from itertools import compress, repeat
 
 from palisade.adapters.leaks import dump_reader
 from palisade.adapters.leaks.dump_reader import Chunk, Layout, ParseFailure
-from palisade.domain.leaks.columns import Columns, Role, from_header, from_values
+from palisade.domain.leaks.columns import (
+    Columns,
+    Role,
+    from_header,
+    from_values,
+    with_overrides,
+)
 from palisade.domain.leaks.phones import PhoneReader
 
 MAX_FAILURES_KEPT = 100
@@ -228,8 +234,6 @@ def _canary_evidence(cells: list[bytes], target: int, email_col: int | None,
 
 
 def detect_columns(layout: Layout, overrides: dict[Role, str]) -> Columns:
-    from palisade.domain.leaks.columns import with_overrides
-
     columns = (from_header(layout.header) if layout.header is not None
                else from_values(layout.first_rows))
     return with_overrides(columns, overrides) if overrides else columns
