@@ -67,3 +67,14 @@ def test_only_a_watched_app_finds_canary_friends(app_world: AppWorld) -> None:
     assert other.status_code == 404
     assert [p["fields"]["name"] for p in plain.json()["data"]] == ["Bob"]
     assert minted_for(world.platform, "app", plain_id) == []
+
+
+def test_an_account_stays_watched_after_the_sync_that_flagged_it(tight) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """Watched by the operator (or flagged earlier, at any level): later syncs are served
+    canaries too, not only the one that raised the finding."""
+    account = register(tight)
+    tight.canaries.watch("discovery", account.id, "operator: reported by a member")
+    numbers = sweep(5)  # too few to raise any finding in this sync
+    result = tight.discovery.sync(account.id, ADDRESS, numbers)
+    mine = minted_for(tight, "discovery", account.id)
+    assert mine and {c.scoped_id for c in mine} <= {m.person_id for m in result.matches}

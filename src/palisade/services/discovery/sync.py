@@ -225,7 +225,7 @@ class Discovery:
             self._record(repo, person_id, observation.findings, observation.alerts,
                          observation.level, reveal.overexposed, now_dt)
             shown_canaries = self._canaries(repo, person_id, book, canon, new, member_canon,
-                                            observation.findings, state is not None, now_dt)
+                                            observation.findings, now_dt)
 
             # 6. the answer
             relationships = {pid: (Relationship.FRIEND if pid in ties["friend"] else
@@ -275,7 +275,7 @@ class Discovery:
         raise RateLimited(detail, retry_after=wait)
 
     def _canaries(self, repo: Repository, person_id: str, book, canon: list[str],  # type: ignore[no-untyped-def]
-                  new: list[str], member_canon: set[str], findings: list, has_state: bool,
+                  new: list[str], member_canon: set[str], findings: list,
                   now: datetime) -> list[Canary]:
         """Canaries for an account the detectors flagged (it goes on the watch list): a few
         of the numbers it asked for that nobody here holds come back as synthetic people
@@ -285,8 +285,8 @@ class Discovery:
         mine = [f for f in findings if f.kind in CANARY_TRIGGERS and f.subject == person_id]
         if mine:
             Canaries.watch_in(repo.s, "discovery", person_id, mine[0].kind.value, now)
-        elif not has_state or not Canaries.watched(repo.s, "discovery", person_id):
-            return []  # (an account without discovery state was never flagged)
+        elif not Canaries.watched(repo.s, "discovery", person_id):  # one primary-key read
+            return []
         phones = [c for c in canon if c not in member_canon
                   and book.entries[c].identifier.kind is IdentifierKind.PHONE]
         fresh = set(new)
