@@ -29,6 +29,9 @@ BLOCK = 8 << 20
 BATCH_BYTES = 1 << 20  # rows are split a megabyte at a time: the batch stays in cache
 SNIFF_BYTES = 256 << 10
 MAX_RECORD_LINES = 100  # a quoted field open longer than this is a broken row, not data
+# the failure of such a row: where the next row starts depends on where reading started, so a
+# scanner that split the file reads what follows again in one piece
+BROKEN_QUOTE = f"a quoted field is not closed within {MAX_RECORD_LINES} lines"
 MAX_OPEN_QUOTE_BYTES = 64 << 20  # nor is one that stays open for this many bytes
 
 
@@ -232,25 +235,43 @@ def row_batches(path: str, layout: Layout, chunk: Chunk | None = None,
     the per-row cost of a generator would be a third of the total. `seen` receives the
     number of lines and of quote characters read (see `misplaced_cuts`)."""
     seen = seen if seen is not None else {}
-    seen["lines"] = seen["quotes"] = 0
     if layout.fmt != "csv" or layout.compressed:
-        batch: list[list[bytes]] = []
-        failures: list[ParseFailure] = []
-        for item in rows(path, layout, chunk, seen):
-            if type(item) is ParseFailure:
-                failures.append(item)
-            else:
-                batch.append(item[1])  # type: ignore[index]
-            if len(batch) >= 10_000:
-                yield batch, failures
-                batch, failures = [], []
-        yield batch, failures
+        yield from record_batches(path, layout, chunk, seen)
         return
+    width = len(layout.header) if layout.header is not None else None
+    for body, lineno in csv_blocks(path, layout, chunk, seen):
+        good, bad, width = split_block(body, layout, width, lineno)
+        yield good, bad
+
+
+def record_batches(path: str, layout: Layout, chunk: Chunk | None, seen: dict[str, int]
+                   ) -> Iterator[tuple[list[list[bytes]], list[ParseFailure]]]:
+    """Rows of a file that is not read in blocks (JSON, JSON lines, anything compressed),
+    ten thousand at a time."""
+    seen["lines"] = seen["quotes"] = 0
+    batch: list[list[bytes]] = []
+    failures: list[ParseFailure] = []
+    for item in rows(path, layout, chunk, seen):
+        if type(item) is ParseFailure:
+            failures.append(item)
+        else:
+            batch.append(item[1])  # type: ignore[index]
+        if len(batch) >= 10_000:
+            yield batch, failures
+            batch, failures = [], []
+    yield batch, failures
+
+
+def csv_blocks(path: str, layout: Layout, chunk: Chunk | None, seen: dict[str, int]
+               ) -> Iterator[tuple[bytes, int]]:
+    """(block, line number of its first line): whole records of a plain CSV file's range,
+    about a megabyte at a time, never cut inside a quoted field (unless one stays open for
+    MAX_OPEN_QUOTE_BYTES). Only the range's last block may lack a final newline. `seen`
+    receives the number of lines and of quote characters read."""
+    seen["lines"] = seen["quotes"] = 0
     if chunk is None:
         start = _after_header(path) if layout.header is not None else 0
         chunk = Chunk(start, os.path.getsize(path), 2 if start else 1)
-    delimiter = layout.delimiter
-    width = len(layout.header) if layout.header is not None else None
     with open(path, "rb") as f:
         f.seek(chunk.start)
         remaining = chunk.end - chunk.start
@@ -272,37 +293,50 @@ def row_batches(path: str, layout: Layout, chunk: Chunk | None = None,
                 carry = data  # a quoted field is open across the cut: read on first
                 continue
             seen["quotes"] += quotes
-            if b'"' in body:
-                # the careful path for this block, through the line reader
-                sub = _Lines(io.BytesIO(body), Chunk(0, -1, lineno))  # type: ignore[arg-type]
-                items = list(_csv_file_rows(sub, layout, width))
-                good = [item[1] for item in items if type(item) is not ParseFailure]
-                bad = [item for item in items if type(item) is ParseFailure]
-                if width is None and good:
-                    width = len(good[0])
-                yield good, bad  # type: ignore[misc]
-            else:
-                if b"\r" in body:
-                    body = body.replace(b"\r\n", b"\n")
-                lines = body.split(b"\n")
-                if lines and lines[-1] == b"":
-                    lines.pop()
-                split = [line.split(delimiter) for line in lines]
-                if width is None and split:
-                    width = len(split[0])
-                good = [cells for cells in split if len(cells) == width]
-                bad = []
-                if len(good) != len(split):
-                    for offset, cells in enumerate(split):
-                        if len(cells) != width and (len(cells) > 1 or cells[0].strip()):
-                            last = offset == len(split) - 1 and not body.endswith(b"\n")
-                            bad.append(ParseFailure(lineno + offset, (
-                                f"the last row is cut short ({len(cells)} of {width} fields)"
-                                if last and len(cells) < width else
-                                f"{len(cells)} fields where the header has {width}")))
-                yield good, bad
+            yield body, lineno
             lineno += body.count(b"\n")
             seen["lines"] = lineno - chunk.first_line
+
+
+def failure_reason(fields: int, width: int, last: bool) -> str:
+    """Why a row of `fields` fields is not a row (`last`: the file's last line, without a
+    newline)."""
+    if last and fields < width:
+        return f"the last row is cut short ({fields} of {width} fields)"
+    return f"{fields} fields where the header has {width}"
+
+
+def split_block(body: bytes, layout: Layout, width: int | None, lineno: int
+                ) -> tuple[list[list[bytes]], list[ParseFailure], int | None]:
+    """The rows and failures of one block from `csv_blocks`, and the width (from the
+    first row, if it was not known)."""
+    delimiter = layout.delimiter
+    if b'"' in body:
+        # the careful path for this block, through the line reader
+        sub = _Lines(io.BytesIO(body), Chunk(0, -1, lineno))  # type: ignore[arg-type]
+        items = list(_csv_file_rows(sub, layout, width))
+        good = [item[1] for item in items if type(item) is not ParseFailure]
+        bad = [item for item in items if type(item) is ParseFailure]
+        if width is None and good:
+            width = len(good[0])
+        return good, bad, width  # type: ignore[return-value]
+    if b"\r" in body:
+        body = body.replace(b"\r\n", b"\n")
+    lines = body.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    split = [line.split(delimiter) for line in lines]
+    if width is None and split:
+        width = len(split[0])
+    good = [cells for cells in split if len(cells) == width]
+    bad = []
+    if len(good) != len(split):
+        for offset, cells in enumerate(split):
+            if len(cells) != width and (len(cells) > 1 or cells[0].strip()):
+                last = offset == len(split) - 1 and not body.endswith(b"\n")
+                bad.append(ParseFailure(lineno + offset, failure_reason(
+                    len(cells), width, last)))  # type: ignore[arg-type]
+    return good, bad, width
 
 
 def _skip_record(f: io.BufferedReader) -> None:
@@ -368,7 +402,8 @@ def _csv_file_rows(lines: _Lines, layout: Layout, width: int | None = None
                 line += more
                 complete = line.endswith(b"\n")
             if line.count(b'"') % 2:
-                yield ParseFailure(first, "a quoted field is never closed")
+                yield ParseFailure(first, BROKEN_QUOTE if extra == MAX_RECORD_LINES
+                                   else "a quoted field is never closed")
                 continue
             try:
                 parsed = next(csv.reader([line.decode("latin-1")], delimiter=text_delimiter))
@@ -377,17 +412,15 @@ def _csv_file_rows(lines: _Lines, layout: Layout, width: int | None = None
                 continue
             cells = [c.encode("latin-1") for c in parsed]
         else:
-            cells = line.rstrip(b"\r\n").split(delimiter)
+            # a line ends at "\n", with a "\r" just before it (as `split_block` reads it)
+            cells = line[:-2 if line.endswith(b"\r\n") else -1 if complete else None
+                         ].split(delimiter)
         if width is None:
             width = len(cells)
         if len(cells) != width:
-            if not complete and len(cells) < width:
-                yield ParseFailure(first, f"the last row is cut short ({len(cells)} of "
-                                          f"{width} fields)")
-            elif len(cells) == 1 and not cells[0].strip():
+            if len(cells) == 1 and not cells[0].strip():
                 continue  # a blank line
-            else:
-                yield ParseFailure(first, f"{len(cells)} fields where the header has {width}")
+            yield ParseFailure(first, failure_reason(len(cells), width, not complete))
             continue
         yield first, cells
 

@@ -12,10 +12,33 @@ trunk prefix (`020 7946 0018`) or without one (`(201) 555-0123` in the default r
 
 from __future__ import annotations
 
+import numpy as np
 import phonenumbers
 
 _NON_DIGITS = bytes(c for c in range(256) if not 48 <= c <= 57)
 MIN_DIGITS, MAX_DIGITS = 6, 15
+MAX_PLAIN_DIGITS = 18  # the most digits an int64 holds whatever they are
+_POWERS = 10 ** np.arange(MAX_PLAIN_DIGITS, dtype=np.int64)
+
+
+def digits_value(array: np.ndarray, starts: np.ndarray, ends: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """For cells `array[starts[i]:ends[i]]` of a block: (their integer value, whether the
+    cell is bare digits with no leading zero, 1 to MAX_PLAIN_DIGITS of them). Such a cell is
+    named by its value alone, so a look-up by value equals a look-up of its bytes."""
+    lengths = ends - starts
+    width = int(min(lengths.max(initial=0), MAX_PLAIN_DIGITS))
+    if not width or not len(array):
+        return np.zeros(len(starts), dtype=np.int64), np.zeros(len(starts), dtype=bool)
+    positions = np.arange(width)
+    grid = array[np.minimum(starts[:, None] + positions, len(array) - 1)]
+    inside = positions < lengths[:, None]
+    digit = grid - np.uint8(48)  # wraps: any other byte is above 9
+    plain = ((digit <= 9) | ~inside).all(axis=1) & (lengths >= 1) & (
+        lengths <= MAX_PLAIN_DIGITS) & (grid[:, 0] != 48)
+    exponents = np.clip(lengths[:, None] - 1 - positions, 0, MAX_PLAIN_DIGITS - 1)
+    weights = np.where(inside, _POWERS[exponents], 0)  # (longer cells are not plain)
+    return (digit * weights).sum(axis=1), plain
 
 
 class PhoneReader:
@@ -41,6 +64,19 @@ class PhoneReader:
             return True
         return (bool(self.trunk) and self.trunk != self.country and raw.startswith(self.trunk)
                 and n <= self.longest + len(self.trunk))
+
+    def other_spellings_of_digits(self, array: np.ndarray, starts: np.ndarray,
+                                  lengths: np.ndarray) -> np.ndarray:
+        """`other_spellings` of each cell of a block, for cells that are bare digits with
+        no leading zero (`digits_value`'s plain cells; the answer for others is
+        meaningless)."""
+        could = lengths <= self.longest
+        if self.trunk and self.trunk != self.country and len(array):
+            trunk = np.frombuffer(self.trunk, dtype=np.uint8)
+            at = np.minimum(starts[:, None] + np.arange(len(trunk)), max(len(array) - 1, 0))
+            could |= ((array[at] == trunk).all(axis=1) & (lengths >= len(trunk))
+                      & (lengths <= self.longest + len(trunk)))
+        return could
 
     def candidates(self, raw: bytes) -> tuple[bytes, ...]:
         if raw.isdigit():  # the commonest form in dumps: nothing to strip

@@ -62,4 +62,5 @@ def build_index(uow: UnitOfWork, keys: PersonKeys,
                 AppAuthorizationRow.app_id, AppAuthorizationRow.person_id,
                 AppAuthorizationRow.scoped_id)):
             index.add("scoped_id", f"{app_id}/{person_id}", ids=[scoped])
+    index.phone_keys()  # made once here, shared by every file and worker of the scan
     return index
