@@ -8,12 +8,12 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 
 from palisade.bootstrap import Platform
+from palisade.replay.population import consent_form
 from tests.conftest import last_code, unique_phone
 from tests.dpop_client import DPoPKey
 
@@ -41,25 +41,6 @@ def http_person(client: httpx.Client, live_platform: Platform, name: str) -> Htt
     client.patch("/v1/me/profile", json={"fields": {"name": name, "birthday": "1990-04-01"}},
                  headers=headers)
     return HttpPerson(body["person_id"], phone, body["token"])
-
-
-class _Forms(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.inputs: list[dict[str, str]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "input":
-            self.inputs.append({k: v or "" for k, v in attrs})
-
-
-def consent_form(html: str) -> tuple[list[tuple[str, str]], list[str]]:
-    """The hidden fields and the grant checkboxes of the consent page."""
-    parser = _Forms()
-    parser.feed(html)
-    hidden = [(i["name"], i.get("value", "")) for i in parser.inputs if i.get("type") == "hidden"]
-    grants = [i["value"] for i in parser.inputs if i.get("name") == "grant"]
-    return hidden, grants
 
 
 def browser_authorize(base_url: str, authorize_uri: str, person: HttpPerson,

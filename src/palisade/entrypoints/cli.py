@@ -493,6 +493,54 @@ def verify(export: Annotated[str, typer.Argument(
     raise typer.Exit(verify_main([export]))
 
 
+@app.command()
+def replay(
+    incidents: Annotated[list[str] | None, typer.Argument(
+        help="contact_importer, enumeration, quiz_app, partners, view_as, dump, or all")] = None,
+    target: Annotated[str, typer.Option(help="The server's base URL")] = "http://127.0.0.1:8000",
+    quick: Annotated[bool, typer.Option(help="A small population and short loops")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+    sms_gateway: Annotated[str, typer.Option(
+        help="HOST:PORT to receive the server's text messages on (its "
+             "PALISADE_SMS_WEBHOOK_URL must be http://HOST:PORT/sms)")] = "127.0.0.1:8025",
+    operator_token: Annotated[str | None, typer.Option(
+        envvar="PALISADE_ADMIN_TOKEN", help="For the operator's own steps only")] = None,
+    max_requests: Annotated[int, typer.Option(help="Per incident")] = 20_000,
+    max_seconds: Annotated[float, typer.Option(help="Per incident")] = 300.0,
+    i_own_this_target: Annotated[bool, typer.Option(
+        "--i-own-this-target", help="Allow a target outside the loopback range")] = False,
+) -> None:
+    """Play historical incidents against a running server over HTTP, as their attackers
+    did, and report what each exposed beyond what people allowed. Exit 0 only if every
+    verdict is PASS."""
+    from palisade.replay import runner
+    from palisade.replay.context import Context
+    from palisade.replay.sms_gateway import SmsGateway
+    from palisade.replay.target import TargetRefused, check_target
+
+    try:
+        base_url = check_target(target, i_own_this_target)
+        names = runner.chosen(incidents or [])
+        host, _, port = sms_gateway.rpartition(":")
+        gateway = SmsGateway(host or "127.0.0.1", int(port))
+    except (TargetRefused, ValueError, OSError) as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
+    with gateway:
+        results = runner.run(names, Context(base_url, gateway, operator_token, quick,
+                                            max_requests, max_seconds))
+    if as_json:
+        from palisade.replay.report import as_json as report_json
+
+        print(json.dumps(report_json(results), indent=2))
+    else:
+        console.print(runner.table(results))
+        for r in results:
+            for line in r.detail:
+                console.print(f"  {r.incident}: {line}")
+    raise typer.Exit(0 if all(r.verdict.value == "PASS" for r in results) else 1)
+
+
 def main() -> None:
     from palisade.domain.errors import DomainError
 

@@ -1,0 +1,36 @@
+"""What every incident replay gets: the target, the SMS gateway for sign-up codes, the
+operator token (for the operator's own steps, never for the attacker), the size, a budget."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+from palisade.replay.http import Budget, Client
+from palisade.replay.population import Population
+from palisade.replay.sms_gateway import SmsGateway
+
+
+@dataclass
+class Context:
+    base_url: str
+    gateway: SmsGateway
+    operator_token: str | None
+    quick: bool
+    max_requests: int
+    max_seconds: float
+    tag: str = field(default_factory=lambda: secrets.token_hex(3))
+    sign_ups: list[int] = field(default_factory=lambda: [0])  # spreads sign-ups over /24s
+
+    def budget(self) -> Budget:
+        return Budget(self.max_requests, self.max_seconds)
+
+    def population(self, budget: Budget) -> Population:
+        return Population(self.base_url, self.gateway, budget, self.tag, self.sign_ups)
+
+    def operator(self, budget: Budget) -> Client:
+        if not self.operator_token:
+            from palisade.replay.http import ReplayError
+            raise ReplayError("this replay needs the operator token (--operator-token or "
+                              "PALISADE_ADMIN_TOKEN) for the operator's own steps")
+        return Client(self.base_url, budget, token=self.operator_token)
