@@ -16,7 +16,7 @@ from palisade.replay.report import IncidentResult, Verdict
 from palisade.replay.target import TargetRefused, check_target
 from tests.conftest import free_port, start_server, stop_server
 
-BUILT = ["contact_importer", "enumeration", "quiz_app", "partners", "view_as"]
+BUILT = ["contact_importer", "enumeration", "quiz_app", "partners", "view_as", "dump"]
 ADMIN_TOKEN = "replay-operator-token-0123456789"
 
 
@@ -50,7 +50,7 @@ def test_replays_pass_against_a_live_server(tmp_path: Path) -> None:
     try:
         env = {**os.environ, "PALISADE_ADMIN_TOKEN": ADMIN_TOKEN}
         proc = subprocess.run(
-            [sys.executable, "-m", "palisade.entrypoints.cli", "replay", *BUILT,
+            [sys.executable, "-m", "palisade.entrypoints.cli", "replay", "all",
              "--target", server.url, "--quick", "--json",
              "--sms-gateway", f"127.0.0.1:{gateway_port}"],
             capture_output=True, text=True, env=env, timeout=600, check=False)
@@ -69,20 +69,20 @@ def test_replays_pass_against_a_live_server(tmp_path: Path) -> None:
     assert proc.returncode == 0
 
 
-def test_all_names_the_replays_not_built_yet_as_errors() -> None:
+def test_incident_names_are_checked_and_the_dump_brings_its_sources() -> None:
     from palisade.replay import runner
 
-    assert runner.chosen(["all"]) == list(runner.INCIDENTS)
+    assert runner.chosen(["all"]) == list(runner.INCIDENTS) == sorted(BUILT, key=list(
+        runner.INCIDENTS).index)
     with pytest.raises(ValueError, match="unknown incident"):
         runner.chosen(["nope"])
-    unbuilt = [n for n, (module, _) in runner.INCIDENTS.items() if module is None]
-    results = runner.run(unbuilt, None)  # type: ignore[arg-type]
-    assert all(r.verdict is Verdict.ERROR and r.detail for r in results)
+    assert runner.chosen(["dump"]) == ["contact_importer", "enumeration", "quiz_app", "dump"]
 
 
 def test_the_discovery_judge_counts_strangers_finding_default_members() -> None:
     """The replay's own arithmetic can fail: a member on the default setting found by an
     account they do not know is exposed; an everyone member is not, up to the target."""
+    from palisade.replay.context import Context
     from palisade.replay.incidents.discovery_attack import Harvest, Stage, judge
     from palisade.replay.population import Member
 
@@ -91,14 +91,18 @@ def test_the_discovery_judge_counts_strangers_finding_default_members() -> None:
 
     members = [member(i) for i in range(4)]
     st = Stage(None, None, members, {"m3"}, [member(9)], {"m9": {"m0"}})  # type: ignore[arg-type]
-    found = Harvest(rows=[{"person_id": p, "account": "m9"} for p in ("m0", "m3")])
+    found = Harvest(rows=[{"person_id": p, "account": "m9", "identifiers": [], "fields": {}}
+                          for p in ("m0", "m3")])
+    ctx = Context("http://127.0.0.1:1", None, None, True, 10, 10)  # type: ignore[arg-type]
     r = IncidentResult("x", "y")
-    judge(r, st, found)
+    judge(ctx, r, st, found)
     assert r.verdict is Verdict.PASS and r.exposed_beyond_consent == 0
-    leaked = Harvest(rows=found.rows + [{"person_id": "m1", "account": "m9"}])
+    leaked = Harvest(rows=found.rows + [{"person_id": "m1", "account": "m9",
+                                         "identifiers": [], "fields": {}}])
     r = IncidentResult("x", "y")
-    judge(r, st, leaked)
+    judge(ctx, r, st, leaked)
     assert r.verdict is Verdict.FAIL and r.exposed_beyond_consent == 1
     r = IncidentResult("x", "y")
-    judge(r, st, Harvest(rows=[{"person_id": "m3", "account": "m9"}]))
+    judge(ctx, r, st, Harvest(rows=[{"person_id": "m3", "account": "m9", "identifiers": [],
+                                     "fields": {}}]))
     assert r.verdict is Verdict.ERROR  # the entitled match is missing: nothing is concluded

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     session_idle_days: int = 30
     purge_interval_seconds: int = 60
     trusted_proxies: list[str] = Field(default_factory=list)
+    leak_upload_max_bytes: int = Field(
+        2 << 30, description="Largest dump POST /v1/admin/leaks/scans accepts (bytes).")
     admin_token: SecretStr | None = Field(
         None, description="Bearer token for the operator API (/v1/admin); unset = disabled.")
     discovery_limits: dict[str, float] = Field(

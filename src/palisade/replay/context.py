@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from palisade.replay.http import Budget, Client
-from palisade.replay.population import Population
+from palisade.replay.population import Member, Population
 from palisade.replay.sms_gateway import SmsGateway
 
 
@@ -21,6 +21,12 @@ class Context:
     max_seconds: float
     tag: str = field(default_factory=lambda: secrets.token_hex(3))
     sign_ups: list[int] = field(default_factory=lambda: [0])  # spreads sign-ups over /24s
+    # what the attackers of this run were handed, for the dump replay: (recipient, record),
+    # a recipient being "discovery:<account id>" or "app:<client id>"
+    collected: list[tuple[str, dict]] = field(default_factory=list)
+    # the run's people whose data an attacker legitimately received (they must be told
+    # when it turns up in a dump)
+    received: dict[str, Member] = field(default_factory=dict)
 
     def budget(self) -> Budget:
         return Budget(self.max_requests, self.max_seconds)

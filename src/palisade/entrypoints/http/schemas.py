@@ -223,7 +223,7 @@ class AlertOut(BaseModel):
 
 # --- apps and partners ----------------------------------------------------------------------
 
-from palisade.domain.apps.grants import AppField, Purpose  # noqa: E402
+from palisade.domain.apps.grants import AppField, Purpose
 
 
 class AppRegistration(Strict):
@@ -445,3 +445,28 @@ class IncidentExposureOut(BaseModel):
 class ExposureOut(BaseModel):
     found: bool
     incidents: list[IncidentExposureOut]
+
+
+class AttributionOut(BaseModel):
+    recipient: str = Field(description="discovery:<account>, app:<client_id> or "
+                           "partner:<client_id>")
+    kind: str = Field(description="canary, or scoped_id (an app's own ids)")
+    shown: int
+    found: int
+    p_value: float = Field(description="Corrected for the number of recipients tested")
+    verdict: Literal["attributed", "suspected", "not_attributed"]
+
+
+class LeakScanOut(BaseModel):
+    incident_id: str | None = Field(description="None when the scan was not recorded")
+    new: bool = Field(description="False when this file (by SHA-256) was recorded before")
+    sha256: str
+    size: int
+    format: str
+    rows: int
+    failed_rows: int
+    people_matched: int
+    fields: dict[str, int] = Field(description="field -> matched people whose row held it")
+    canary_hits: int
+    attribution: list[AttributionOut]
+    notified: int

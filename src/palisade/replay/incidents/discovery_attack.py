@@ -14,6 +14,8 @@ import random
 import time
 from dataclasses import dataclass, field
 
+import httpx
+
 from palisade.replay.context import Context
 from palisade.replay.http import Budget, BudgetSpent, Client, expect
 from palisade.replay.population import Member, Population
@@ -28,6 +30,7 @@ class Harvest:
 
     rows: list[dict] = field(default_factory=list)  # match documents, with the account
     statuses: dict[int, int] = field(default_factory=dict)
+    reverified: int = 0
 
 
 @dataclass
@@ -53,7 +56,7 @@ def attack(ctx: Context, pop: Population, result: IncidentResult, accounts: int,
     holder = next(iter(st.entitled[st.attackers[0].id]))
     phone = next(m.phone for m in st.members if m.id == holder)
     books = [[phone] + numbers[k:k + size] for k in range(0, len(numbers), size)]
-    judge(result, st, sweep(ctx, st, books, rotate, seconds=8 if ctx.quick else 60))
+    judge(ctx, result, st, sweep(ctx, st, books, rotate, seconds=8 if ctx.quick else 60))
 
 
 def stage(ctx: Context, pop: Population, accounts: int) -> Stage:
@@ -81,7 +84,8 @@ def sweep(ctx: Context, st: Stage, books: list[list[str]], rotate: bool,
           seconds: float) -> Harvest:
     """Each attacker account sends its books as fast as the server allows, for `seconds`:
     a refused sync is retried after the Retry-After it was given (if that falls inside the
-    time), a demand to re-verify or a freeze ends the account. With `rotate`, every request
+    time); asked to re-verify, the account does so by code (the attacker holds the number)
+    up to three times; a freeze ends it. With `rotate`, every request
     leaves from another loopback address (127.x.y.z, a new /24 each time)."""
     harvest = Harvest()
     rng = random.Random(ctx.tag)
@@ -89,6 +93,9 @@ def sweep(ctx: Context, st: Stage, books: list[list[str]], rotate: bool,
     clients: dict[str, Client] = {}
     live = {a.id: 0 for a in st.attackers}  # account -> next book
     wake = {a.id: 0.0 for a in st.attackers}
+    asked: dict[str, int] = {}  # account -> times asked to re-verify
+    pending: set[str] = set()  # accounts to re-verify before their next sync
+    reverified = 0
     try:
         while live and time.monotonic() < deadline and st.budget.left():
             for a in st.attackers:
@@ -98,6 +105,16 @@ def sweep(ctx: Context, st: Stage, books: list[list[str]], rotate: bool,
                           f"{rng.randrange(1, 255)}" if rotate else f"127.99.{st.attackers.index(a)}.1")
                 http = clients.get(source) or clients.setdefault(
                     source, Client(ctx.base_url, st.budget, source=source))
+                if a.id in pending:  # re-verify first: the attacker holds the SIM
+                    outcome, wait = _reverify(ctx, http, a)
+                    if outcome == "wait":
+                        wake[a.id] = time.monotonic() + wait
+                        continue
+                    pending.discard(a.id)
+                    if outcome == "failed":
+                        del live[a.id]
+                        continue
+                    reverified += 1
                 book = books[live[a.id] % len(books)]
                 r = http.post("/v1/discovery/sync", token=a.token,
                               json={"mode": "incremental", "contacts": book})
@@ -107,7 +124,10 @@ def sweep(ctx: Context, st: Stage, books: list[list[str]], rotate: bool,
                     live[a.id] += 1
                 elif r.status_code == 429:
                     wake[a.id] = time.monotonic() + float(r.headers.get("retry-after", 1))
-                else:  # re-verification demanded, frozen: this account is done
+                elif _reverification_asked(r) and asked.get(a.id, 0) < 3:
+                    asked[a.id] = asked.get(a.id, 0) + 1
+                    pending.add(a.id)
+                else:  # frozen, or asked to re-verify too often: this account is done
                     del live[a.id]
                 if rotate and len(clients) > 64:
                     clients.pop(source).close()
@@ -117,10 +137,30 @@ def sweep(ctx: Context, st: Stage, books: list[list[str]], rotate: bool,
     finally:
         for c in clients.values():
             c.close()
+    harvest.reverified = reverified
     return harvest
 
 
-def judge(result: IncidentResult, st: Stage, harvest: Harvest) -> None:
+def _reverification_asked(r: httpx.Response) -> bool:
+    return r.status_code == 403 and "reverif" in r.json().get("type", "")
+
+
+def _reverify(ctx: Context, http: Client, account: Member) -> tuple[str, float]:
+    """Re-verification by code, as the holder of the account's number does it: ("done", 0),
+    ("wait", seconds) when the code may not be sent yet, or ("failed", 0)."""
+    sent = http.post("/v1/discovery/reverify/code", token=account.token,
+                     json={"identifier": account.phone})
+    if sent.status_code == 429:
+        return "wait", float(sent.headers.get("retry-after", 1))
+    if sent.status_code != 202:
+        return "failed", 0.0
+    code = ctx.gateway.code_for(account.phone)
+    done = http.post("/v1/discovery/reverify", token=account.token, json={
+        "identifier": account.phone, "code": code}).status_code == 204
+    return ("done" if done else "failed"), 0.0
+
+
+def judge(ctx: Context, result: IncidentResult, st: Stage, harvest: Harvest) -> None:
     member_ids = {m.id for m in st.members}
     found: dict[str, set[str]] = {}
     for row in harvest.rows:
@@ -135,8 +175,15 @@ def judge(result: IncidentResult, st: Stage, harvest: Harvest) -> None:
         beyond |= {p for p in extra if p not in st.everyone}
         over_target += max(0, len(extra) - PER_ACCOUNT_TARGET)
     canaries = {r["person_id"] for r in harvest.rows if r["person_id"] not in member_ids}
+    for row in harvest.rows:  # the scrapers' haul, for the dump replay
+        ctx.collected.append((f"discovery:{row['account']}", {
+            "id": row["person_id"], "phone": (row["identifiers"] or [""])[0],
+            **row["fields"]}))
+    ctx.received.update({m.id: m for m in st.members
+                         if any(m.id in found.get(a, set()) for a in st.entitled)})
     result.detail.append(
-        f"syncs by status: {dict(sorted(harvest.statuses.items()))}; members harvested "
+        f"syncs by status: {dict(sorted(harvest.statuses.items()))}; re-verified by code "
+        f"{harvest.reverified} times; members harvested "
         f"beyond entitlement: {len(harvested)} of {len(st.members)} ({len(beyond)} of them "
         f"on the default setting); other people handed out: {len(canaries)} (canaries)")
     result.control = (f"{sum(len(v) for v in st.entitled.values())} entitled match found"

@@ -63,6 +63,9 @@ def _attack(ctx: Context, pop: Population, result: IncidentResult) -> None:
             bodies.append(me.text)
             if me.status_code == 200:
                 seen_ids.add(me.json()["id"])
+                ctx.collected.append((f"app:{client_id}", {"id": me.json()["id"],
+                                                           **me.json()["fields"]}))
+                ctx.received[token.person.id] = token.person
                 me_ok += token.person.name in me.text and purpose == "personalisation"
             for page in pages(http, token, "/v1/graph/me/friends", purpose):
                 bodies.append(page.text)

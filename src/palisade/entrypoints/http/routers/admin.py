@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
+import tempfile
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from palisade.domain.errors import Unauthenticated
+from palisade.domain.errors import InvalidInput, TooLarge, Unauthenticated
 from palisade.domain.transparency.operator_access import OperatorReason
 from palisade.entrypoints.http.dependencies import PlatformDep
 from palisade.entrypoints.http.problems import problem_responses
@@ -21,8 +23,10 @@ from palisade.entrypoints.http.schemas import (
     AlertOut,
     AppOut,
     AppRegistered,
+    AttributionOut,
     AuditFindingOut,
     AuditReportOut,
+    LeakScanOut,
     OperatorViewOut,
     PartnerCreate,
     PathId,
@@ -154,3 +158,50 @@ def audit_apps(p: PlatformDep) -> list[AuditReportOut]:
         findings=[AuditFindingOut(kind=f.kind.value, detail=f.detail, suspend=f.suspend)
                   for f in r.findings], suspended=r.suspended)
         for r in p.audits.run()]
+
+
+@router.post("/leaks/scans", status_code=status.HTTP_201_CREATED, response_model=LeakScanOut,
+             responses=problem_responses(413, 422))
+async def scan_leak(request: Request, p: PlatformDep,
+                    region: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
+                    record: bool = True) -> LeakScanOut:
+    """Scan a leaked file sent as the request body (CSV, TSV, JSON lines or a JSON array,
+    plain or gzip), as `palisade leaks scan` does: people found, canaries, attribution; with
+    `record`, the incident is recorded once per SHA-256 and the people in it are notified.
+    The body is streamed to a temporary file (at most PALISADE_LEAK_UPLOAD_MAX_BYTES) and
+    scanned in this process."""
+    from starlette.concurrency import run_in_threadpool
+
+    from palisade.services.leaks.scanner import ScanOptions
+
+    limit = p.settings.leak_upload_max_bytes
+    handle, path = tempfile.mkstemp(prefix="leak-", suffix=".dump")
+    try:
+        size = 0
+        with os.fdopen(handle, "wb") as out:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge(f"The file is larger than {limit:,} bytes.")
+                out.write(chunk)
+        if not size:
+            raise InvalidInput("Send the leaked file as the request body.")
+        options = ScanOptions(default_region=(region or p.settings.default_region).upper(),
+                              processes=1, split_above=1 << 62)  # no fork inside a server
+
+        def scan():  # type: ignore[no-untyped-def]
+            return p.leaks.scan(path, p.leaks.index(), options, record=record)
+
+        try:
+            r = await run_in_threadpool(scan)
+        except ValueError as exc:  # no identifier column, an unknown region
+            raise InvalidInput(str(exc).replace(path, "the file")) from None
+    finally:
+        os.unlink(path)
+    return LeakScanOut(
+        incident_id=r.incident_id, new=r.new, sha256=r.sha256, size=r.size, format=r.fmt,
+        rows=r.rows, failed_rows=r.failed_rows, people_matched=r.people_matched,
+        fields=r.fields, canary_hits=len(r.canary_hits), notified=r.notified,
+        attribution=[AttributionOut(recipient=a.recipient, kind=a.kind, shown=a.shown,
+                                    found=a.found, p_value=a.p_value, verdict=a.verdict.value)
+                     for a in r.attribution])
