@@ -260,6 +260,13 @@ class Accounts:
         with self.uow() as session:
             return Repository(session).delete_sessions_of(person_id)
 
+    def sign_out_everyone(self) -> int:
+        """Operator: end every session of every person (after a credential theft), one
+        statement; each process checks sessions in the database on every request, so the
+        next request with any of them is refused."""
+        with self.uow() as session:
+            return Repository(session).delete_all_sessions()
+
     def sessions(self, person_id: str) -> list[SessionRow]:
         with self.uow() as session:
             return list(Repository(session).sessions_of(person_id))

@@ -209,6 +209,9 @@ class Repository:
     def delete_sessions_of(self, person_id: str) -> int:
         return self.s.execute(delete(SessionRow).where(SessionRow.person_id == person_id)).rowcount
 
+    def delete_all_sessions(self) -> int:
+        return self.s.execute(delete(SessionRow)).rowcount
+
     def touch_session(self, session_id: str, now: datetime, expires_at: datetime) -> None:
         self.s.execute(
             update(SessionRow)

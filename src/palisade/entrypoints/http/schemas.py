@@ -290,6 +290,15 @@ class RevokedOut(BaseModel):
     revoked_before: datetime
 
 
+class SessionsEndRequest(Strict):
+    person_id: Id | None = None
+    everyone: bool = False
+
+
+class SessionsEndedOut(BaseModel):
+    ended: int
+
+
 class SuspendRequest(Strict):
     reason: str = Field(min_length=1, max_length=500)
 

@@ -62,9 +62,14 @@ def _attack(ctx: Context, pop: Population, result: IncidentResult) -> None:
     wrongly = sorted(attributed - set(sources))
     missed = [s for s in sources if s not in attributed]
     http = pop.client()
-    told = [m for m in ctx.received.values()
-            if any(n["kind"] == "leak_found" for n in expect(http.get(
-                "/v1/me/notifications", token=m.token), 200).json()["items"])]
+    told = []
+    for m in ctx.received.values():
+        # a fresh sign-in: the View As replay has the operator log everyone out
+        token = expect(http.post("/v1/auth/sessions", json={
+            "identifier": m.phone, "password": m.password}), 201).json()["token"]
+        feed = expect(http.get("/v1/me/notifications", token=token), 200).json()
+        if any(n["kind"] == "leak_found" for n in feed["items"]):
+            told.append(m)
     result.detail.append(
         f"{len(ctx.collected)} rows from {len(sources)} sources; scan: {report['rows']} rows, "
         f"{report['people_matched']} people, {report['canary_hits']} canary hits; "

@@ -1,8 +1,9 @@
 """2018, "View As": the preview of one's own profile as another person saw it minted an
 access token for that other person; attackers chained it across friends. Here the attacker
 uses View As on a victim, tries to turn anything it returns into a credential, steals the
-victim's app token and replays it from another key, and finally the operator revokes every
-app token and the replay measures how long the stale token keeps working.
+victim's app token and replays it from another key, and finally the operator logs everyone
+out (every app token revoked, every session ended) and the replay measures how long the stale
+token and session keep working.
 
 Control: the victim's own app token works with its own key before the revocation, and View As
 answers the attacker about their own profile. Exposed beyond consent: each of the victim's
@@ -99,25 +100,31 @@ def _attack(ctx: Context, pop: Population, result: IncidentResult) -> None:
     result.detail.append(f"the stolen app token from another key, as bearer, with a "
                          f"replayed proof, as a session: {worked} of {len(attempts)} worked")
 
-    # 4. the operator revokes every app token; how long does the stale one work?
+    # 4. the operator logs everyone out (every app token revoked, every session ended);
+    # how long do the stale ones keep working?
+    session_before = http.get("/v1/me", token=victim.token)
     operator = ctx.operator(budget)
     expect(operator.post("/v1/admin/tokens/revoke", json={"everyone": True}), 200)
+    expect(operator.post("/v1/admin/sessions/end", json={"everyone": True}), 200)
     revoked_at = time.monotonic()
     stale_ok, polls = 0, 0
     window = 2.0 if ctx.quick else 10.0
     last_ok = None
     while time.monotonic() - revoked_at < window and budget.left():
-        polls += 1
-        if graph_call(http, stolen, "/v1/graph/me").status_code < 400:
-            stale_ok += 1
+        polls += 2
+        worked = (graph_call(http, stolen, "/v1/graph/me").status_code < 400) + (
+            http.get("/v1/me", token=victim.token).status_code < 400)
+        if worked:
+            stale_ok += worked
             last_ok = time.monotonic() - revoked_at
         time.sleep(0.05)
     exposed += stale_ok
     result.detail.append(
-        f"after revoking every token: {stale_ok} of {polls} calls with the stale token "
-        f"worked" + (f", the last {last_ok:.2f} s after" if last_ok is not None else
-                     " (it stopped at once)"))
+        f"after the operator logged everyone out: {stale_ok} of {polls} calls with the stale "
+        f"app token or session worked" + (f", the last {last_ok:.2f} s after" if last_ok
+                                          is not None else " (they stopped at once)"))
     control_ok = (control_before.status_code == 200 and first_use.status_code == 200
+                  and session_before.status_code == 200
                   and victim.name in control_before.text and own_view_ok)
     result.control = (f"the victim's own token with its own key: "
                       f"{control_before.status_code}; View As of the attacker's own "

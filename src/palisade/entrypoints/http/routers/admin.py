@@ -32,6 +32,8 @@ from palisade.entrypoints.http.schemas import (
     PathId,
     RevokedOut,
     RevokeTokensRequest,
+    SessionsEndedOut,
+    SessionsEndRequest,
     SuspendRequest,
 )
 
@@ -106,6 +108,16 @@ def revoke_tokens(body: RevokeTokensRequest, p: PlatformDep) -> RevokedOut:
     before = p.apps.revoke_all_tokens(app_id=body.app_id, person_id=body.person_id,
                                       everyone=body.everyone)
     return RevokedOut(revoked_before=before)
+
+
+@router.post("/sessions/end", response_model=SessionsEndedOut, responses=problem_responses(422))
+def end_sessions(body: SessionsEndRequest, p: PlatformDep) -> SessionsEndedOut:
+    """Sign one person, or everyone, out of every session (app tokens: /tokens/revoke)."""
+    if body.everyone == (body.person_id is not None):
+        raise InvalidInput("Give either person_id or everyone: true.")
+    ended = (p.accounts.sign_out_everyone() if body.everyone
+             else p.accounts.sign_out_everywhere(body.person_id))  # type: ignore[arg-type]
+    return SessionsEndedOut(ended=ended)
 
 
 @router.post("/partners", status_code=status.HTTP_201_CREATED, response_model=AppRegistered,

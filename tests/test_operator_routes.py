@@ -1,6 +1,7 @@
-"""POST /v1/admin/leaks/scans, the HTTP twin of `palisade leaks scan`: operator only, the body
-streamed to a temporary file under a size limit, bad input a 4xx problem, a good file a
-report with attribution (and a recorded incident, once per SHA-256)."""
+"""Operator routes over HTTP. POST /v1/admin/leaks/scans, the twin of `palisade leaks scan`:
+operator only, the body streamed to a temporary file under a size limit, bad input a 4xx
+problem, a good file a report with attribution (and a recorded incident, once per SHA-256).
+POST /v1/admin/sessions/end: one person, or everyone, logged out at once."""
 
 from __future__ import annotations
 
@@ -42,3 +43,38 @@ def test_the_operator_scans_an_uploaded_dump_over_http(tmp_path: Path) -> None:
         dry = http.post("/v1/admin/leaks/scans?record=false", content=dump + b"2,,B,\n",
                         headers=auth).json()
         assert dry["incident_id"] is None
+
+
+def test_the_operator_logs_one_person_or_everyone_out(tmp_path: Path) -> None:
+    from palisade.bootstrap import build
+    from palisade.config import Settings
+    from tests.conftest import last_code, unique_phone
+
+    home = tmp_path / "home"
+    with serving(home, {"PALISADE_ADMIN_TOKEN": TOKEN}) as live, live.client() as http:
+        platform = build(Settings(home=home, _env_file=None))
+        tokens = []
+        for _ in range(3):
+            phone = unique_phone()
+            assert http.post("/v1/auth/codes", json={"identifier": phone}).status_code == 202
+            doc = http.post("/v1/auth/sessions", json={
+                "identifier": phone, "code": last_code(platform, phone)}).json()
+            tokens.append((doc["person_id"], doc["token"]))
+        platform.close()
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+
+        def works(token: str) -> bool:
+            return http.get("/v1/me", headers={"Authorization": f"Bearer {token}"}
+                            ).status_code == 200
+
+        assert all(works(t) for _, t in tokens)
+        for body in ({}, {"everyone": True, "person_id": tokens[0][0]}):
+            assert http.post("/v1/admin/sessions/end", json=body,
+                             headers=auth).status_code == 422
+        assert http.post("/v1/admin/sessions/end", json={"everyone": True}).status_code == 401
+        one = http.post("/v1/admin/sessions/end", json={"person_id": tokens[0][0]}, headers=auth)
+        assert one.json() == {"ended": 1}
+        assert not works(tokens[0][1]) and works(tokens[1][1])
+        everyone = http.post("/v1/admin/sessions/end", json={"everyone": True}, headers=auth)
+        assert everyone.json()["ended"] >= 2
+        assert not any(works(t) for _, t in tokens)
