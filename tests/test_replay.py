@@ -106,3 +106,17 @@ def test_the_discovery_judge_counts_strangers_finding_default_members() -> None:
     judge(ctx, r, st, Harvest(rows=[{"person_id": "m3", "account": "m9", "identifiers": [],
                                      "fields": {}}]))
     assert r.verdict is Verdict.ERROR  # the entitled match is missing: nothing is concluded
+
+
+def test_the_command_refuses_a_target_outside_loopback_before_sending_anything() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "palisade.entrypoints.cli", "replay", "all",
+         "--target", "http://192.0.2.7:8000", "--sms-gateway", f"127.0.0.1:{free_port()}"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2
+    assert "--i-own-this-target" in proc.stdout + proc.stderr
+    unknown = subprocess.run(
+        [sys.executable, "-m", "palisade.entrypoints.cli", "replay", "nope",
+         "--target", "http://127.0.0.1:9"], capture_output=True, text=True, timeout=60,
+        check=False)
+    assert unknown.returncode == 2 and "unknown incident" in unknown.stdout + unknown.stderr
