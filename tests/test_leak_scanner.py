@@ -204,3 +204,23 @@ def test_misplaced_cuts_follow_quote_parity() -> None:
     assert misplaced_cuts([2, 4, 0]) == []
     assert misplaced_cuts([1, 1, 0]) == [1]  # the cut before chunk 1 is inside a field
     assert misplaced_cuts([1, 0, 1, 2]) == [1, 2]
+
+
+def test_a_truncated_gzip_is_read_up_to_the_cut_and_a_corrupt_one_refused(tmp_path: Path
+                                                                            ) -> None:
+    """A dump cut short in transit is real-world mess: read what is there, report the cut
+    as a failure on the next line, never crash; a file that is not gzip at all is refused
+    with a reason (the CLI exits 2, the operator route answers 422)."""
+    rows = "".join(f"{i},+1201555{i:04d}\n" for i in range(5000))
+    whole = gzip.compress(("id,phone\n" + rows).encode())
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    index = MatchIndex()
+    index.add("person", "p7", phones=["+12015550007"])
+    result = scan_file(str(cut), index, ScanOptions(processes=1)).result
+    assert 0 < result.rows < 5000 and result.matched.keys() == {0}
+    assert result.failures[-1].reason == "the compressed file is cut short here"
+    bad = tmp_path / "bad.csv.gz"
+    bad.write_bytes(b"\x1f\x8b" + bytes(range(200)))
+    with pytest.raises(ValueError, match="not a readable gzip file"):
+        scan_file(str(bad), index, ScanOptions(processes=1))

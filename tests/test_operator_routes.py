@@ -32,6 +32,9 @@ def test_the_operator_scans_an_uploaded_dump_over_http(tmp_path: Path) -> None:
         assert big.status_code == 413
         assert http.post("/v1/admin/leaks/scans?region=zz", content=dump,
                          headers=auth).status_code == 422
+        corrupt = http.post("/v1/admin/leaks/scans", content=b"\x1f\x8b" + bytes(range(99)),
+                            headers=auth)
+        assert corrupt.status_code == 422 and "not a readable gzip" in corrupt.json()["detail"]
 
         first = http.post("/v1/admin/leaks/scans", content=dump, headers=auth)
         assert first.status_code == 201, first.text

@@ -21,9 +21,8 @@ from palisade.adapters.leaks.dump_reader import (
     Chunk,
     Layout,
     ParseFailure,
-    csv_blocks,
+    batches,
     failure_reason,
-    record_batches,
     split_block,
 )
 
@@ -32,8 +31,8 @@ Rows = tuple[list[list[bytes]], list[ParseFailure]]
 
 @dataclass(frozen=True)
 class PlainBlock:
-    """The well-formed rows of a block: row r's field k is `data[starts[r, k]:ends[r, k]]`.
-    `lines[r]` is the row's line number, `line_starts`/`line_ends` its whole line."""
+    """The well-formed rows of a block: row r's field k is `data[starts[r, k]:ends[r, k]]`,
+    its whole line `data[line_starts[r]:line_ends[r]]`."""
 
     data: bytes
     array: np.ndarray  # `data` as uint8, no copy
@@ -41,7 +40,6 @@ class PlainBlock:
     ends: np.ndarray  # (rows, width) int64
     line_starts: np.ndarray
     line_ends: np.ndarray
-    lines: np.ndarray
     failures: list[ParseFailure]
 
     @property
@@ -56,13 +54,15 @@ class PlainBlock:
 
 
 def split_plain(body: bytes, delimiter: bytes, width: int | None, first_line: int,
-                careful: np.ndarray | None = None) -> tuple[PlainBlock, int | None]:
+                careful: np.ndarray | None = None,
+                lines: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+                ) -> tuple[PlainBlock, int | None]:
     """Split a block from `dump_reader.csv_blocks` (only a range's last block may end
     without a newline). Lines flagged in `careful` (one flag a line: the records that hold
-    a quote, read elsewhere) are left out; every other line must hold no quote. Returns the
-    block and the width (taken from the first line when not known)."""
-    array = np.frombuffer(body, dtype=np.uint8)
-    starts, ends, newlines = _lines(body, array)
+    a quote, read elsewhere) are left out; every other line must hold no quote. `lines` is
+    `_lines(body)` when the caller has it. Returns the block and the width (taken from the
+    first line when not known)."""
+    array, starts, ends, newlines = lines if lines is not None else _lines(body)
     if b"\r" in body and len(ends):  # "\r\n" ends a line like "\n"
         ends = ends - ((array[np.maximum(ends - 1, 0)] == 13) & (ends > starts) & (
             np.arange(len(ends)) < len(newlines)))
@@ -73,7 +73,7 @@ def split_plain(body: bytes, delimiter: bytes, width: int | None, first_line: in
         width = int(count[0]) + 1
     if width is None:  # nothing but an empty block
         empty = np.zeros((0, 1), dtype=np.int64)
-        return PlainBlock(body, array, empty, empty, starts, ends, starts, []), None
+        return PlainBlock(body, array, empty, empty, starts, ends, []), None
     good = count == width - 1
     if careful is not None:
         good &= ~careful
@@ -96,13 +96,14 @@ def split_plain(body: bytes, delimiter: bytes, width: int | None, first_line: in
         field_ends = np.concatenate([inner, row_ends[:, None]], axis=1)
     else:
         field_starts, field_ends = row_starts[:, None], row_ends[:, None]
-    block = PlainBlock(body, array, field_starts, field_ends, row_starts, row_ends,
-                       rows + first_line, failures)
+    block = PlainBlock(body, array, field_starts, field_ends, row_starts, row_ends, failures)
     return block, width
 
 
-def _lines(body: bytes, array: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Where each line starts and ends (before its newline), and the newlines."""
+def _lines(body: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The block as bytes, where each line starts and ends (before its newline), and the
+    newlines."""
+    array = np.frombuffer(body, dtype=np.uint8)
     newlines = np.flatnonzero(array == 10)
     ends = newlines
     if len(body) and body[-1:] != b"\n":
@@ -111,7 +112,7 @@ def _lines(body: bytes, array: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     if len(ends):
         starts[0] = 0
         starts[1:] = newlines[: len(ends) - 1] + 1
-    return starts, ends, newlines
+    return array, starts, ends, newlines
 
 
 def blocks(path: str, layout: Layout, chunk: Chunk | None = None,
@@ -121,41 +122,37 @@ def blocks(path: str, layout: Layout, chunk: Chunk | None = None,
     field spans) are read the careful way and come as lists of cells just before the block
     (rows in another order than the file's; failures in the file's order, all with the
     block)."""
-    seen = seen if seen is not None else {}
-    if layout.fmt != "csv" or layout.compressed:
-        yield from record_batches(path, layout, chunk, seen)
-        return
-    width = len(layout.header) if layout.header is not None else None
-    for body, lineno in csv_blocks(path, layout, chunk, seen):
-        careful = None
-        failures: list[ParseFailure] = []
-        if b'"' in body:
-            array = np.frombuffer(body, dtype=np.uint8)
-            starts, ends, _ = _lines(body, array)
-            careful = np.zeros(len(starts), dtype=bool)
-            runs = _careful_runs(array, starts, ends)
-            if width is None and len(starts) and runs[0][0] > 0:  # from the first line
-                width = len(body[starts[0]:ends[0]].removesuffix(b"\r").split(
-                    layout.delimiter))
-            # every careful record of the block in one pass of the line reader, then each
-            # failure's line renumbered from the joined text to the file
-            pieces, offsets, line_at = [], [], 0
-            for first, last in runs:
-                careful[first:last + 1] = True
-                stop = ends[last] + 1 if last + 1 < len(ends) else len(body)
-                pieces.append(body[starts[first]:stop])
-                offsets.append((line_at, first))
-                line_at += last - first + 1
-            rows, bad, width = split_block(b"".join(pieces), layout, width, 0)
-            joined_lines = [at for at, _ in offsets]
-            for f in bad:
-                at, first = offsets[bisect_right(joined_lines, f.line) - 1]
-                failures.append(ParseFailure(lineno + first + f.line - at, f.reason))
-            yield rows, []
-        block, width = split_plain(body, layout.delimiter, width, lineno, careful)
-        if failures:
-            block.failures[:] = sorted(block.failures + failures, key=lambda f: f.line)
-        yield block
+
+    def split(body: bytes, lineno: int, width: int | None):  # type: ignore[no-untyped-def]
+        if b'"' not in body:
+            block, width = split_plain(body, layout.delimiter, width, lineno)
+            return [block], width
+        lines = _lines(body)
+        _, starts, ends, _ = lines
+        runs = _careful_runs(lines[0], starts, ends)
+        if width is None and len(starts) and runs[0][0] > 0:  # from the first line
+            width = len(body[starts[0]:ends[0]].removesuffix(b"\r").split(layout.delimiter))
+        # every careful record of the block in one pass of the line reader, then each
+        # failure's line renumbered from the joined text to the file
+        careful = np.zeros(len(starts), dtype=bool)
+        pieces, offsets, line_at = [], [], 0
+        for first, last in runs:
+            careful[first:last + 1] = True
+            stop = ends[last] + 1 if last + 1 < len(ends) else len(body)
+            pieces.append(body[starts[first]:stop])
+            offsets.append((line_at, first))
+            line_at += last - first + 1
+        rows, bad, width = split_block(b"".join(pieces), layout, width, 0)
+        joined_lines = [at for at, _ in offsets]
+        failures = []
+        for f in bad:
+            at, first = offsets[bisect_right(joined_lines, f.line) - 1]
+            failures.append(ParseFailure(lineno + first + f.line - at, f.reason))
+        block, width = split_plain(body, layout.delimiter, width, lineno, careful, lines)
+        block.failures[:] = sorted(block.failures + failures, key=lambda f: f.line)
+        return [(rows, []), block], width
+
+    return batches(path, layout, chunk, seen, split)
 
 
 def _careful_runs(array: np.ndarray, starts: np.ndarray, ends: np.ndarray

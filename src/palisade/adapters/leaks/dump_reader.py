@@ -21,7 +21,8 @@ import gzip
 import io
 import json
 import os
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -57,9 +58,48 @@ class Chunk:
     first_line: int  # 1-based line number at `start`
 
 
+class _Gunzip(io.RawIOBase):
+    """gzip decompression that ends where the file is cut short or corrupt, instead of
+    raising: a dump that was truncated in transit is still read up to the damage, and
+    `error` says why it ended (the readers report it as a failure on the next line)."""
+
+    def __init__(self, raw: io.BufferedReader) -> None:
+        self._raw = raw
+        self._gz = gzip.GzipFile(fileobj=raw)
+        self.error: str | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
+        if self.error is not None:
+            return 0
+        try:
+            data = self._gz.read1(len(buffer))  # one step: what came before is kept
+        except EOFError:
+            self.error = "cut short"
+            return 0
+        except (OSError, zlib.error):  # BadGzipFile is an OSError
+            self.error = "corrupt"
+            return 0
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._gz.close()
+        self._raw.close()
+        super().close()
+
+
 def _open(path: str, compressed: bool) -> io.BufferedReader:
     raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
-    return gzip.open(raw) if compressed else raw  # type: ignore[return-value]
+    return io.BufferedReader(_Gunzip(raw), BATCH_BYTES) if compressed else raw
+
+
+def _damage(f: io.BufferedReader) -> str | None:
+    """Why a compressed file's stream ended early, if it did."""
+    raw = getattr(f, "raw", None)
+    return raw.error if isinstance(raw, _Gunzip) else None
 
 
 def is_gzip(path: str) -> bool:
@@ -95,6 +135,8 @@ def sniff(path: str, header: bool | None = None) -> Layout:
     compressed = is_gzip(path)
     with _open(path, compressed) as f:
         sample = f.read(SNIFF_BYTES)
+        if not sample and (damage := _damage(f)):
+            raise ValueError(f"{path}: not a readable gzip file ({damage})")
     sample = sample.removeprefix(b"\xef\xbb\xbf")
     if sample.rstrip().rfind(b"\n") > 0:  # drop a row cut off by the sample's end
         sample = sample[: sample.rfind(b"\n") + 1]
@@ -223,6 +265,8 @@ def rows(path: str, layout: Layout, chunk: Chunk | None = None,
             f.seek(chunk.start)
         lines = _Lines(f, chunk)
         yield from (_jsonl_rows if layout.fmt == "jsonl" else _csv_file_rows)(lines, layout)
+        if damage := _damage(f):
+            yield ParseFailure(lines.lineno + 1, f"the compressed file is {damage} here")
         if seen is not None:
             seen["lines"] = lines.read
 
@@ -234,14 +278,28 @@ def row_batches(path: str, layout: Layout, chunk: Chunk | None = None,
     at all (most of a dump) is split in one go, the rest row by row. For the scanner, where
     the per-row cost of a generator would be a third of the total. `seen` receives the
     number of lines and of quote characters read (see `misplaced_cuts`)."""
+
+    def split(body: bytes, lineno: int, width: int | None):  # type: ignore[no-untyped-def]
+        good, bad, width = split_block(body, layout, width, lineno)
+        return [(good, bad)], width
+
+    return batches(path, layout, chunk, seen, split)
+
+
+def batches(path: str, layout: Layout, chunk: Chunk | None, seen: dict[str, int] | None,
+            split: Callable[[bytes, int, int | None], tuple[list, int | None]]
+            ) -> Iterator[object]:
+    """What `split(block, first line, width) -> (items, width)` makes of each block of a
+    plain CSV file, in order; the rows of any other file (JSON, JSON lines, compressed) in
+    batches of lists of cells."""
     seen = seen if seen is not None else {}
     if layout.fmt != "csv" or layout.compressed:
         yield from record_batches(path, layout, chunk, seen)
         return
     width = len(layout.header) if layout.header is not None else None
     for body, lineno in csv_blocks(path, layout, chunk, seen):
-        good, bad, width = split_block(body, layout, width, lineno)
-        yield good, bad
+        items, width = split(body, lineno, width)
+        yield from items
 
 
 def record_batches(path: str, layout: Layout, chunk: Chunk | None, seen: dict[str, int]

@@ -23,6 +23,7 @@ import hashlib
 import mmap
 import multiprocessing
 import os
+import struct
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -60,18 +61,26 @@ class MatchIndex:
     # a canary's name, lower-case: a row that has a canary's number *and* its name was shown
     # the canary (someone sweeping the range has the number, never the name)
     canary_names: dict[int, bytes] = field(default_factory=dict)
-    _phone_keys: PhoneKeys | None = field(default=None, repr=False, compare=False)
+    # what the vectorised scan derives from the identifiers, made once (again after an `add`)
+    _derived: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 
     def phone_keys(self) -> PhoneKeys:
-        """The phones as a sorted array, made once (and again after an `add`)."""
-        if self._phone_keys is None:
-            self._phone_keys = PhoneKeys.of(self.phones)
-        return self._phone_keys
+        """The phones as a vectorised hash table (`PhoneKeys`)."""
+        if "phone_keys" not in self._derived:
+            self._derived["phone_keys"] = PhoneKeys.of(self.phones)
+        return self._derived["phone_keys"]  # type: ignore[return-value]
+
+    def id_lengths(self) -> np.ndarray:
+        """The lengths the ids have: a dump id of another length names nobody."""
+        if "id_lengths" not in self._derived:
+            self._derived["id_lengths"] = np.array(sorted({len(k) for k in self.ids}),
+                                                   dtype=np.int64)
+        return self._derived["id_lengths"]  # type: ignore[return-value]
 
     def add(self, kind: str, key: str, phones: Sequence[str] = (),
             emails: Sequence[str] = (), ids: Sequence[str] = ()) -> int:
         n = len(self.targets)
-        self._phone_keys = None
+        self._derived.clear()
         self.targets.append((kind, key))
         for p in phones:
             self.phones[p.lstrip("+").encode()] = n  # E.164 digits (PhoneReader's form)
@@ -194,14 +203,16 @@ class FileScan:
 
 # The index and settings of a scan, inherited by forked workers (never pickled: the index
 # holds every identifier of the population), and the shared arrays the workers write the
-# fields masks into: one array per worker slot, one 16-bit mask per target, in anonymous
-# shared memory made before the fork. Results stay as small as the population, whatever
-# the file's size, and nothing big crosses a pipe.
+# fields masks and row counts into: one pair of arrays per worker slot, a 16-bit mask and a
+# 32-bit count per target, in anonymous shared memory made before the fork (a target was
+# matched when its count is not zero). Results stay as small as the population, whatever
+# the file's size, and nothing big crosses a pipe. One scan at a time in a process
+# (`_SCANNING`): the server's operator route may be called twice at once.
 _SCAN: tuple[MatchIndex, PhoneReader, Layout, Columns, PhoneKeys, bool] | None = None
 _MASKS: list[memoryview] = []
-_COUNTS: list[memoryview] = []  # and one 32-bit count of matching rows per target and slot
+_COUNTS: list[memoryview] = []
 _SLOT: list[int] = []  # this worker's slot (set by the pool's initializer)
-MATCHED = 1 << 15  # set in every mask written, so a match is never zero
+_SCANNING = threading.Lock()
 
 
 def _take_slot(counter) -> None:  # type: ignore[no-untyped-def]
@@ -211,7 +222,7 @@ def _take_slot(counter) -> None:  # type: ignore[no-untyped-def]
 
 
 def _shared(slots: int, targets: int, code: str) -> list[memoryview]:
-    size = memoryview(b"").cast("B").cast(code).itemsize
+    size = struct.calcsize(code)
     return [memoryview(mmap.mmap(-1, max(size, size * targets))).cast(code)
             for _ in range(slots)]
 
@@ -238,7 +249,7 @@ class _Worker:
         self.bits = np.array(self.column_bits, dtype=np.int64)
         self.name_cols = [columns.of(r) for r in (Role.NAME, Role.FIRST_NAME, Role.LAST_NAME)]
         self.use_ids = self.id_col is not None and bool(index.ids)
-        self.id_lengths = np.array(sorted({len(k) for k in index.ids}), dtype=np.int64)
+        self.id_lengths = index.id_lengths()
         self.canaries = np.array(sorted(index.canary_names), dtype=np.int64)
         self.strong: set[int] = set()
 
@@ -283,7 +294,7 @@ class _Worker:
         found_masks = map(sum, map(compress, repeat(self.column_bits),
                                    [cells for _, cells in pairs]))
         for (target, cells), mask in zip(pairs, found_masks, strict=True):
-            masks[target] |= mask | MATCHED
+            masks[target] |= mask
             counts[target] += 1
             if target in index.canary_names:
                 self.evidence(cells, target)
@@ -293,7 +304,7 @@ class _Worker:
     def scan_plain(self, block: PlainBlock) -> None:
         """The same look-ups as `scan_cells`, for a block split by `columnar.split_plain`:
         phones written as bare digits (nearly all of a dump) are read as integers and found
-        in the sorted key array in one vectorised search; every other phone, the emails of
+        in the `PhoneKeys` table a block at a time; every other phone, the emails of
         rows not found by phone, ids of a length the index holds and canary rows go
         through the same Python code as `scan_cells`."""
         index, data = self.index, block.data
@@ -347,7 +358,7 @@ class _Worker:
         if not len(matched):
             return
         filled = block.ends[matched] > block.starts[matched]
-        row_masks = (filled @ self.bits) | MATCHED
+        row_masks = filled @ self.bits
         np.bitwise_or.at(self.array, targets, row_masks.astype(np.uint16))
         np.add.at(self.count_array, targets, 1)
         if len(self.canaries):
@@ -454,18 +465,28 @@ def _final_plan(chunks: list[Chunk], parts: list[ChunkResult]) -> list[Chunk]:
     return plan
 
 
-def _collect(masks: list[memoryview]) -> dict[int, int]:
-    """The workers' arrays, OR-ed: target -> fields mask, for every target matched."""
+def _collect(masks: list[memoryview], counts: list[memoryview]) -> tuple[dict[int, int], int]:
+    """The workers' arrays merged: target -> fields mask for every target some row
+    matched, and how many rows matched in all."""
     merged = np.bitwise_or.reduce([np.frombuffer(m, dtype=np.uint16) for m in masks])
-    matched = np.flatnonzero(merged)
-    return dict(zip(matched.tolist(), (merged[matched] & ~np.uint16(MATCHED)).tolist(),
-                    strict=True))
+    rows = np.add.reduce([np.frombuffer(c, dtype=np.uint32).astype(np.uint64)
+                          for c in counts])
+    matched = np.flatnonzero(rows)
+    return (dict(zip(matched.tolist(), merged[matched].tolist(), strict=True)),
+            int(rows.sum()))
 
 
 def scan_file(path: str, index: MatchIndex, options: ScanOptions,
               progress: Callable[[int], None] | None = None) -> FileScan:
     """Scan one file with up to `options.processes` worker processes (forked, so they share
-    the index without copying it). `progress` is told each chunk's byte count as it ends."""
+    the index without copying it). `progress` is told each chunk's byte count as it ends.
+    Scans in one process run one after another: they share the module's scan state."""
+    with _SCANNING:
+        return _scan_file(path, index, options, progress)
+
+
+def _scan_file(path: str, index: MatchIndex, options: ScanOptions,
+               progress: Callable[[int], None] | None) -> FileScan:
     global _SCAN
     layout = dump_reader.sniff(path, options.header)
     columns = detect_columns(layout, options.overrides)
@@ -513,8 +534,7 @@ def scan_file(path: str, index: MatchIndex, options: ScanOptions,
         for chunk, part in zip(chunks, parts, strict=True):
             result.merge(part, line if chunk.first_line == 0 else 0)  # 0: numbered from 0
             line += part.lines
-        result.matched = _collect(_MASKS)
-        rows = sum(int(np.frombuffer(c, dtype=np.uint32).sum(dtype=np.uint64)) for c in _COUNTS)
+        result.matched, rows = _collect(_MASKS, _COUNTS)
         result.repeat_matches = rows - len(result.matched)
     finally:
         _SCAN = None
