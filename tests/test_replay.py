@@ -82,7 +82,6 @@ def test_incident_names_are_checked_and_the_dump_brings_its_sources() -> None:
 def test_the_discovery_judge_counts_strangers_finding_default_members() -> None:
     """The replay's own arithmetic can fail: a member on the default setting found by an
     account they do not know is exposed; an everyone member is not, up to the target."""
-    from palisade.replay.context import Context
     from palisade.replay.incidents.discovery_attack import Harvest, Stage, judge
     from palisade.replay.population import Member
 
@@ -93,18 +92,17 @@ def test_the_discovery_judge_counts_strangers_finding_default_members() -> None:
     st = Stage(None, None, members, {"m3"}, [member(9)], {"m9": {"m0"}})  # type: ignore[arg-type]
     found = Harvest(rows=[{"person_id": p, "account": "m9", "identifiers": [], "fields": {}}
                           for p in ("m0", "m3")])
-    ctx = Context("http://127.0.0.1:1", None, None, True, 10, 10)  # type: ignore[arg-type]
     r = IncidentResult("x", "y")
-    judge(ctx, r, st, found)
+    assert judge(r, st, found) == {"m0", "m3"}  # both are in the haul, so in a dump
     assert r.verdict is Verdict.PASS and r.exposed_beyond_consent == 0
     leaked = Harvest(rows=found.rows + [{"person_id": "m1", "account": "m9",
                                          "identifiers": [], "fields": {}}])
     r = IncidentResult("x", "y")
-    judge(ctx, r, st, leaked)
+    judge(r, st, leaked)
     assert r.verdict is Verdict.FAIL and r.exposed_beyond_consent == 1
     r = IncidentResult("x", "y")
-    judge(ctx, r, st, Harvest(rows=[{"person_id": "m3", "account": "m9", "identifiers": [],
-                                     "fields": {}}]))
+    judge(r, st, Harvest(rows=[{"person_id": "m3", "account": "m9", "identifiers": [],
+                                "fields": {}}]))
     assert r.verdict is Verdict.ERROR  # the entitled match is missing: nothing is concluded
 
 

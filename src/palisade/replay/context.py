@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
-from palisade.replay.http import Budget, Client
+from palisade.replay.http import Budget, Client, ReplayError
 from palisade.replay.population import Member, Population
 from palisade.replay.sms_gateway import SmsGateway
 
@@ -34,9 +34,9 @@ class Context:
     def population(self, budget: Budget) -> Population:
         return Population(self.base_url, self.gateway, budget, self.tag, self.sign_ups)
 
-    def operator(self, budget: Budget) -> Client:
+    def operator(self, pop: Population) -> Client:
+        """The operator's own client (closed with `pop`)."""
         if not self.operator_token:
-            from palisade.replay.http import ReplayError
             raise ReplayError("this replay needs the operator token (--operator-token or "
                               "PALISADE_ADMIN_TOKEN) for the operator's own steps")
-        return Client(self.base_url, budget, token=self.operator_token)
+        return pop.client(token=self.operator_token)

@@ -4,7 +4,7 @@ requests and in seconds, so that a replay always ends."""
 from __future__ import annotations
 
 import time
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
@@ -48,12 +48,6 @@ class Client:
 
     def close(self) -> None:
         self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def request(self, method: str, path: str, token: str | None = None,
                 **kwargs: Any) -> httpx.Response:

@@ -64,12 +64,14 @@ class Population:
         self.area_code = codes[secrets.randbelow(len(codes))]
         self._line = secrets.randbelow(9000)
         self._drawn = 0
-        self._clients: dict[str, Client] = {}
+        self._clients: dict[tuple[str, str], Client] = {}
 
-    def client(self, source: str | None = None) -> Client:
-        key = source or ""
+    def client(self, source: str | None = None, token: str | None = None) -> Client:
+        """A client from `source` (default: the loopback address), sending `token` unless
+        a request names another; kept open, and closed with the population."""
+        key = (source or "", token or "")
         if key not in self._clients:
-            self._clients[key] = Client(self.base_url, self.budget, source=source)
+            self._clients[key] = Client(self.base_url, self.budget, source=source, token=token)
         return self._clients[key]
 
     def close(self) -> None:

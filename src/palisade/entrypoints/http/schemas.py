@@ -223,7 +223,7 @@ class AlertOut(BaseModel):
 
 # --- apps and partners ----------------------------------------------------------------------
 
-from palisade.domain.apps.grants import AppField, Purpose
+from palisade.domain.apps.grants import AppField, Purpose  # noqa: E402
 
 
 class AppRegistration(Strict):

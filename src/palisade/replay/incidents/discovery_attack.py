@@ -56,7 +56,13 @@ def attack(ctx: Context, pop: Population, result: IncidentResult, accounts: int,
     holder = next(iter(st.entitled[st.attackers[0].id]))
     phone = next(m.phone for m in st.members if m.id == holder)
     books = [[phone] + numbers[k:k + size] for k in range(0, len(numbers), size)]
-    judge(ctx, result, st, sweep(ctx, st, books, rotate, seconds=8 if ctx.quick else 60))
+    harvest = sweep(ctx, st, books, rotate, seconds=8 if ctx.quick else 60)
+    for row in harvest.rows:  # the scrapers' haul, for the dump replay
+        ctx.collected.append((f"discovery:{row['account']}", {
+            "id": row["person_id"], "phone": (row["identifiers"] or [""])[0],
+            **row["fields"]}))
+    received = judge(result, st, harvest)
+    ctx.received.update({m.id: m for m in st.members if m.id in received})
 
 
 def stage(ctx: Context, pop: Population, accounts: int) -> Stage:
@@ -101,10 +107,13 @@ def sweep(ctx: Context, st: Stage, books: list[list[str]], rotate: bool,
             for a in st.attackers:
                 if a.id not in live or time.monotonic() < wake[a.id]:
                     continue
-                source = (f"127.{rng.randrange(100, 250)}.{rng.randrange(256)}."
-                          f"{rng.randrange(1, 255)}" if rotate else f"127.99.{st.attackers.index(a)}.1")
-                http = clients.get(source) or clients.setdefault(
-                    source, Client(ctx.base_url, st.budget, source=source))
+                if rotate:  # a new address, and so a new connection, for every request
+                    source = (f"127.{rng.randrange(100, 250)}.{rng.randrange(256)}."
+                              f"{rng.randrange(1, 255)}")
+                    http = Client(ctx.base_url, st.budget, source=source)
+                    clients[source] = http
+                else:
+                    http = st.pop.client(f"127.99.{st.attackers.index(a)}.1")
                 if a.id in pending:  # re-verify first: the attacker holds the SIM
                     outcome, wait = _reverify(ctx, http, a)
                     if outcome == "wait":
@@ -129,7 +138,7 @@ def sweep(ctx: Context, st: Stage, books: list[list[str]], rotate: bool,
                     pending.add(a.id)
                 else:  # frozen, or asked to re-verify too often: this account is done
                     del live[a.id]
-                if rotate and len(clients) > 64:
+                if rotate:
                     clients.pop(source).close()
             time.sleep(0.01)
     except BudgetSpent:
@@ -160,7 +169,9 @@ def _reverify(ctx: Context, http: Client, account: Member) -> tuple[str, float]:
     return ("done" if done else "failed"), 0.0
 
 
-def judge(ctx: Context, result: IncidentResult, st: Stage, harvest: Harvest) -> None:
+def judge(result: IncidentResult, st: Stage, harvest: Harvest) -> set[str]:
+    """Judge the harvest into `result`; returns every member some account found (the
+    run's people in the scrapers' haul, who must be told when it turns up in a dump)."""
     member_ids = {m.id for m in st.members}
     found: dict[str, set[str]] = {}
     for row in harvest.rows:
@@ -175,12 +186,6 @@ def judge(ctx: Context, result: IncidentResult, st: Stage, harvest: Harvest) -> 
         beyond |= {p for p in extra if p not in st.everyone}
         over_target += max(0, len(extra) - PER_ACCOUNT_TARGET)
     canaries = {r["person_id"] for r in harvest.rows if r["person_id"] not in member_ids}
-    for row in harvest.rows:  # the scrapers' haul, for the dump replay
-        ctx.collected.append((f"discovery:{row['account']}", {
-            "id": row["person_id"], "phone": (row["identifiers"] or [""])[0],
-            **row["fields"]}))
-    ctx.received.update({m.id: m for m in st.members
-                         if any(m.id in found.get(a, set()) for a in st.entitled)})
     result.detail.append(
         f"syncs by status: {dict(sorted(harvest.statuses.items()))}; re-verified by code "
         f"{harvest.reverified} times; members harvested "
@@ -189,3 +194,4 @@ def judge(ctx: Context, result: IncidentResult, st: Stage, harvest: Harvest) -> 
     result.control = (f"{sum(len(v) for v in st.entitled.values())} entitled match found"
                       if control_ok else "the entitled match was not found")
     result.judge(len(beyond) + over_target, 0, control_ok)
+    return set().union(*found.values())

@@ -54,7 +54,7 @@ def _attack(ctx: Context, pop: Population, result: IncidentResult) -> None:
                           f"{', '.join(NEEDS)} were handed, so run it with them")
     sources = sorted({recipient for recipient, _ in ctx.collected})
     dump = write_dump(ctx.collected)
-    operator = ctx.operator(pop.budget)
+    operator = ctx.operator(pop)
     report = expect(operator.post("/v1/admin/leaks/scans", content=dump,
                                   headers={"content-type": "text/csv"}), 201).json()
     attributed = {a["recipient"] for a in report["attribution"]

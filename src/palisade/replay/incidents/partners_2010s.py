@@ -56,7 +56,7 @@ def _attack(ctx: Context, pop: Population, result: IncidentResult) -> None:
                              token=author.token, json={"body": text}), 201)
             secrets_said.append(text)
 
-    operator = ctx.operator(pop.budget)
+    operator = ctx.operator(pop)
     created = expect(operator.post("/v1/admin/partners", json={
         "name": f"Device Maker {ctx.tag}", "privacy_policy_url": "https://dm.example/p",
         "deletion_callback_url": "https://dm.example/d"}), 201).json()

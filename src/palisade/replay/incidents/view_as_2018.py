@@ -103,7 +103,7 @@ def _attack(ctx: Context, pop: Population, result: IncidentResult) -> None:
     # 4. the operator logs everyone out (every app token revoked, every session ended);
     # how long do the stale ones keep working?
     session_before = http.get("/v1/me", token=victim.token)
-    operator = ctx.operator(budget)
+    operator = ctx.operator(pop)
     expect(operator.post("/v1/admin/tokens/revoke", json={"everyone": True}), 200)
     expect(operator.post("/v1/admin/sessions/end", json={"everyone": True}), 200)
     revoked_at = time.monotonic()
