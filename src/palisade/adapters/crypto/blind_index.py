@@ -8,16 +8,14 @@ still test guesses, so the key lives only in the keyring, never in the database.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
+from palisade.adapters.crypto.rfc2104 import HmacSha256
 from palisade.domain.identifiers import Identifier
 
 
 class BlindIndex:
     def __init__(self, key: bytes) -> None:
-        self._key = key
+        self._hmac = HmacSha256(key)
 
     def of(self, identifier: Identifier) -> bytes:
         msg = identifier.kind.value.encode() + b"\x00" + identifier.value.encode()
-        return hmac.new(self._key, msg, hashlib.sha256).digest()
+        return self._hmac.digest(msg)

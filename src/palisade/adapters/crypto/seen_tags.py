@@ -16,8 +16,6 @@ so the keyring needs no new entry and the two uses never share a key.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import sys
 from array import array
 from collections.abc import Iterable
@@ -25,6 +23,7 @@ from collections.abc import Iterable
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from palisade.adapters.crypto.rfc2104 import HmacSha256
 from palisade.domain.identifiers import Identifier
 
 TAG_BITS = 20
@@ -32,13 +31,14 @@ TAG_BITS = 20
 
 class SeenTags:
     def __init__(self, blind_index_secret: bytes) -> None:
-        self._key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                         info=b"palisade/discovery-seen-tags/v1").derive(blind_index_secret)
+        self._hmac = HmacSha256(HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                                     info=b"palisade/discovery-seen-tags/v1"
+                                     ).derive(blind_index_secret))
 
     def of(self, person_id: str, identifier: Identifier) -> int:
         msg = (person_id.encode() + b"\x00" + identifier.kind.value.encode() + b"\x00"
                + identifier.value.encode())
-        digest = hmac.new(self._key, msg, hashlib.sha256).digest()
+        digest = self._hmac.digest(msg)
         return int.from_bytes(digest[:4], "big") >> (32 - TAG_BITS)
 
 
