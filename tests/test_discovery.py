@@ -415,6 +415,28 @@ def test_unallocated_numbers_are_detected(tight) -> None:
                if x.account_id == a.id)
 
 
+def test_a_large_sync_checks_a_sample_of_numbers_and_still_sees_unallocated_ones(
+        platform, monkeypatch) -> None:
+    """The allocation check (phonenumbers' validity, the costly half of reading a number) runs
+    on at most `allocation_checks_per_sync` new non-member numbers; the count scales up."""
+    import palisade.services.discovery.sync as sync_module
+
+    calls = []
+
+    def counting(entry, region):
+        calls.append(entry)
+        return real(entry, region)
+
+    real = sync_module.is_allocated
+    monkeypatch.setattr(sync_module, "is_allocated", counting)
+    a = register(platform)
+    fake = [f"+1201000{(i * 37) % 10_000:04d}" for i in range(600)]  # exchange 000: unassigned
+    platform.discovery.sync(a.id, ADDRESS, fake)
+    assert len(calls) == DiscoveryLimits().allocation_checks_per_sync
+    assert any(x.kind == "unallocated_numbers" for x in platform.discovery.alerts()
+               if x.account_id == a.id)
+
+
 def test_reverification_code_only_for_your_own_identifier(platform, clock) -> None:
     a, b = register(platform), register(platform)
     clock.advance(minutes=1)

@@ -294,3 +294,52 @@ def test_only_old_or_established_accounts_vouch() -> None:
     assert limits.vouches(Standing(age_days=limits.voucher_min_age_days, friends=0, known_by=0))
     assert not limits.vouches(Standing(age_days=limits.voucher_min_age_days - 0.01, friends=0,
                                        known_by=0))
+
+
+@given(eligible=st.integers(0, 20_000), data=st.data())
+def test_the_unallocated_estimate_is_exact_when_all_are_checked_and_bounded(
+        eligible: int, data) -> None:
+    checked = data.draw(st.integers(0, eligible))
+    unallocated = data.draw(st.integers(0, checked))
+    estimate = detectors.estimate_unallocated(eligible, checked, unallocated)
+    assert 0 <= estimate <= eligible
+    if checked == eligible:
+        assert estimate == unallocated
+    if checked and unallocated == checked:  # every checked number unallocated: all of them
+        assert estimate == eligible
+    if unallocated == 0:
+        assert estimate == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(eligible=st.integers(0, 3 * DiscoveryLimits().allocation_checks_per_sync),
+       seed=st.integers(0, 2**32 - 1))
+def test_the_allocation_sample_is_all_or_exactly_the_per_sync_checks(eligible: int,
+                                                                     seed: int) -> None:
+    import random
+
+    limits = DiscoveryLimits()
+    sample = DiscoveryGuard(limits, MemoryCounterStore(), random.Random(seed)) \
+        .allocation_sample(eligible)
+    k = limits.allocation_checks_per_sync
+    assert len(sample) == min(eligible, k)
+    assert all(0 <= i < eligible for i in sample)
+
+
+def test_a_sweep_of_unallocated_numbers_is_seen_through_the_sample() -> None:
+    """Only 64 numbers of a large batch are checked, yet a batch of unallocated numbers is
+    counted in full and a batch of allocated ones not at all."""
+    limits = DiscoveryLimits()
+    guard = DiscoveryGuard(limits, MemoryCounterStore())
+    n = 10 * limits.allocation_checks_per_sync
+    batch = [Lookup(f"+1999555{i % 10}xxx", f"{i:03d}", None, False) for i in range(n)]
+    for i in guard.allocation_sample(n):
+        batch[i].allocated = False
+    obs = guard.observe(Searcher("sweeper", "192.0.2.1", Standing(0, 0, 0)), batch, 0, 0.0)
+    assert detectors.FindingKind.UNALLOCATED_NUMBERS in {f.kind for f in obs.findings}
+    for x in batch:
+        x.allocated = None
+    for i in guard.allocation_sample(n):
+        batch[i].allocated = True
+    obs = guard.observe(Searcher("honest", "192.0.2.2", Standing(0, 0, 0)), batch, 0, 0.0)
+    assert detectors.FindingKind.UNALLOCATED_NUMBERS not in {f.kind for f in obs.findings}

@@ -24,6 +24,7 @@ level is already the persisted one).
 from __future__ import annotations
 
 import functools
+import random
 from collections.abc import Sequence
 
 from palisade.adapters.limits.counter_store import MemoryCounterStore
@@ -82,10 +83,12 @@ class Palisade(Defence):
 
     def __init__(self) -> None:
         self.limits = DiscoveryLimits()
+        # a seeded sample of numbers to check for allocation: the same run twice, same table
+        rng = random.Random(2026)
         if _EXACT:
-            self.guard = DiscoveryGuard(self.limits, MemoryCounterStore())
+            self.guard = DiscoveryGuard(self.limits, MemoryCounterStore(), rng)
         else:
-            self.guard = DiscoveryGuard(self.limits, UnsweptStore())
+            self.guard = DiscoveryGuard(self.limits, UnsweptStore(), rng)
         self.person_window = self.limits.person_window_days * 86_400.0
 
     def sync(self, who: Who, req: Request, cands: Sequence[Cand], now: float) -> Outcome:
@@ -116,10 +119,18 @@ class Palisade(Defence):
             found, withheld, overexposed, held = [], [], [], 0
         lookups = []
         if req.new_count:
+            unchecked: list[tuple[Lookup, bool]] = []
             for number, allocated, member in req.lookups():
                 value = f"+{number}"
-                lookups.append(Lookup(number_block(value), value[-BLOCK_DIGITS:], allocated,
-                                      member))
+                x = Lookup(number_block(value), value[-BLOCK_DIGITS:], True if member else None,
+                           member)
+                lookups.append(x)
+                if not member:
+                    unchecked.append((x, allocated))
+            # as the sync service does: only the guard's random sample is checked
+            for i in guard.allocation_sample(len(unchecked)):
+                x, allocated = unchecked[i]
+                x.allocated = allocated
         observation = guard.observe(searcher, lookups, held, now)
         return Outcome(True, found=found, withheld=withheld, overexposed=overexposed,
                        level=int(observation.level))

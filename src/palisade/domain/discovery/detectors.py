@@ -65,6 +65,16 @@ def unallocated_numbers(limits: DiscoveryLimits, account: str, new: int,
                    f"{unallocated} of {new} new numbers are not assigned to any operator")
 
 
+def estimate_unallocated(eligible: int, checked: int, unallocated: int) -> int:
+    """Unallocated numbers among `eligible` new non-member numbers, from a uniform random
+    sample of `checked` of them in which `unallocated` were found (exact when all were
+    checked). Scaling a uniform sample is unbiased; an account cannot choose which of its
+    numbers are checked, so it cannot hide unallocated ones from the count."""
+    if checked >= eligible or checked == 0:
+        return unallocated
+    return round(unallocated * eligible / checked)
+
+
 def leaked_list_validation(limits: DiscoveryLimits, account: str, established: bool,
                            new: int, members: int) -> Finding | None:
     """An account without standing whose new identifiers are members far more often than in

@@ -99,6 +99,10 @@ class DiscoveryLimits:
     sweep_block_numbers: int = 100  # new numbers in one 1000-number block by one account
     unallocated_min: int = 50  # new identifiers before the unallocated ratio is judged
     unallocated_ratio: float = 0.2
+    # whether a number is allocated is the costly half of reading it: a sync checks at most
+    # this many of its new non-member numbers, chosen at random, and the detector sees the
+    # sample's count scaled to all of them (detectors.estimate_unallocated)
+    allocation_checks_per_sync: int = 64
     hit_rate_min: int = 300  # new identifiers before the hit rate is judged
     # honest address books are about 40% members; about 1% of books over 300 entries are
     # above 50%, none above 60% in the benchmark's world: only unpadded lists stand out

@@ -12,6 +12,7 @@ then `reveal` (which candidates the searcher gets), then `observe` (detectors, e
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,13 +53,15 @@ class Candidate:
     hidden_from_strangers: bool = False  # too many strangers found them recently
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a first sync builds a thousand of them
 class Lookup:
     """One identifier the searcher had not sent before, as the detectors see it."""
 
     block: str | None  # number block for a phone number; None for an email
     suffix: str | None  # the block's last digits of that number
-    allocated: bool  # a number in a range an operator assigns (always True for emails)
+    # a number in a range an operator assigns (always True for emails and members); None for
+    # a non-member number left out of the sync's random sample (see allocation_sample)
+    allocated: bool | None
     member: bool  # it belongs to someone here, whatever their setting
 
 
@@ -83,10 +86,33 @@ class Observation:
     alerts: list[Alert] = field(default_factory=list)
 
 
+def unallocated_estimate(lookups: Sequence[Lookup]) -> int:
+    """The unallocated numbers among a sync's new non-member numbers, from those checked."""
+    eligible = checked = unallocated = 0
+    for x in lookups:
+        if x.block is not None and not x.member:
+            eligible += 1
+            if x.allocated is not None:
+                checked += 1
+                unallocated += not x.allocated
+    return detectors.estimate_unallocated(eligible, checked, unallocated)
+
+
 class DiscoveryGuard:
-    def __init__(self, limits: DiscoveryLimits, store: CounterStore) -> None:
+    def __init__(self, limits: DiscoveryLimits, store: CounterStore,
+                 rng: random.Random | None = None) -> None:
         self.limits = limits
         self.store = store
+        # which numbers get the allocation check: unpredictable to the searcher (seeded from
+        # os.urandom); the benchmark injects a seeded one
+        self.rng = rng if rng is not None else random.Random()
+
+    def allocation_sample(self, eligible: int) -> range | set[int]:
+        """Positions, among a sync's `eligible` new non-member numbers, to check for
+        allocation: all of them up to `allocation_checks_per_sync`, else that many at
+        random. The rest go to `observe` with `allocated=None`."""
+        k = self.limits.allocation_checks_per_sync
+        return range(eligible) if eligible <= k else set(self.rng.sample(range(eligible), k))
 
     # --- escalation state -----------------------------------------------------------------
     def level(self, account: str, now: float, floor: Level = Level.NORMAL) -> Level:
@@ -199,7 +225,7 @@ class DiscoveryGuard:
         totals = store.add(
             [(f"blk:{account}:{b}", blocks[b]) for b in block_keys]
             + [(f"new:{account}", len(lookups)),
-               (f"unalloc:{account}", sum(not x.allocated for x in lookups)),
+               (f"unalloc:{account}", unallocated_estimate(lookups)),
                (f"members:{account}", sum(x.member for x in lookups)),
                (f"withheld:{account}", held_now)],
             window, now)
