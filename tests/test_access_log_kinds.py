@@ -93,6 +93,38 @@ def test_discovery_finds_are_counted_per_day_without_naming_the_finders(
     assert friend.id not in text and stranger.id not in text  # never itemised
 
 
+def test_tally_batches_fold_into_one_running_tally_per_person_and_day(
+        world: AppWorld, clock) -> None:  # type: ignore[no-untyped-def]
+    """A sync writes one batch row; the background job adds the batches up (same person,
+    same day: one row), deletes them, and skips people erased in between."""
+    from sqlalchemy import func, select
+
+    from palisade.adapters.storage.log_repository import add_to_tallies, fold_tallies, tallies_of
+    from palisade.adapters.storage.tables import DailyTallyRow, TallyBatchRow
+
+    p = world.platform
+    ada, bob, gone = register(p, name="Ada"), register(p, name="Bob"), register(p, name="Gone")
+    today = clock().date()
+    with p.uow() as session:
+        add_to_tallies(session, "discovery_finds", today, {ada.id: (1, 1), bob.id: (1, 0)})
+        add_to_tallies(session, "discovery_finds", today, {ada.id: (1, 0), gone.id: (1, 1)})
+        add_to_tallies(session, "friend_views", today, {ada.id: (1, 0)})
+        assert session.scalar(select(func.count()).select_from(TallyBatchRow)) == 3
+        assert tallies_of(session, ada.id) == []  # not folded yet
+    p.maintenance.erase(gone.id)  # folds first (sequence_all), so erase again after a batch
+    with p.uow() as session:
+        add_to_tallies(session, "discovery_finds", today, {gone.id: (1, 1), bob.id: (1, 1)})
+    with p.uow() as session:
+        assert fold_tallies(session) == 1
+        assert fold_tallies(session) == 0
+        assert session.scalar(select(func.count()).select_from(TallyBatchRow)) == 0
+        ada_rows = {(r.kind, r.count, r.strangers) for r in tallies_of(session, ada.id)}
+        assert ada_rows == {("discovery_finds", 2, 1), ("friend_views", 1, 0)}
+        assert [(r.count, r.strangers) for r in tallies_of(session, bob.id)] == [(2, 1)]
+        assert session.scalar(select(func.count()).select_from(DailyTallyRow)
+                              .where(DailyTallyRow.person_id == gone.id)) == 0
+
+
 def test_friends_views_are_counted_not_itemised(world: AppWorld, clock) -> None:  # type: ignore[no-untyped-def]
     p = world.platform
     ada, bob, eve = register(p, name="Ada"), register(p, name="Bob"), register(p, name="Eve")

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy import Row, delete, func, select, text
+from sqlalchemy import Row, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -22,6 +22,8 @@ from palisade.adapters.storage.tables import (
     LogHeadRow,
     LogLeafRow,
     LogNodeRow,
+    Person,
+    TallyBatchRow,
 )
 
 _APPEND_LOCK = 0x70616C6C6F67  # "pallog": the advisory lock that serializes appends
@@ -124,8 +126,10 @@ class LogRepository:
                                  placed)
 
     def close_tallies(self, today: date) -> int:
-        """Turn the tallies of days before `today` into access events (one per person, day
-        and kind) and delete them, in the caller's transaction."""
+        """Fold the waiting batches, then turn the tallies of days before `today` into
+        access events (one per person, day and kind) and delete them, in the caller's
+        transaction."""
+        fold_tallies(self.s)  # a day is closed only with every batch of it added
         t = DailyTallyRow
         rows = self.s.execute(select(t.person_id, t.day, t.kind, t.count, t.strangers)
                               .where(t.day < today).order_by(t.day, t.person_id)).all()
@@ -163,23 +167,56 @@ class LogRepository:
             .order_by(LogLeafRow.index)))
 
 
+_ADD_BATCH = insert(TallyBatchRow.__table__)
+FOLD_BATCHES = 1000  # batches read per fold statement round
+
+
 def add_to_tallies(session: Session, kind: str, day: date,
                    counts: dict[str, tuple[int, int]]) -> None:
-    """Add (count, strangers) to each person's tally of `kind` for `day`: one upsert
-    statement, in the caller's transaction (INSERT … ON CONFLICT DO UPDATE on both
-    backends)."""
+    """Add (count, strangers) to each person's tally of `kind` for `day`, in the caller's
+    transaction: one row in `tally_batches`, which `fold_tallies` adds to `daily_tallies`
+    (the background job, each interval; and before a day is closed, an export or an
+    erasure). A sync that finds 300 people writes one row instead of 300 upserts."""
     if not counts:
         return
+    session.execute(_ADD_BATCH, {"kind": kind, "day": day, "counts": json.dumps(
+        counts, separators=(",", ":"))})
+
+
+def fold_tallies(session: Session) -> int:
+    """Add every waiting batch to `daily_tallies` and delete it, in the caller's transaction
+    (run under the log's append lock, so two processes never fold the same batch). People
+    erased since are skipped: their tallies went with them. Returns the batches folded."""
+    b, t = TallyBatchRow, DailyTallyRow.__table__
     pg = session.get_bind().dialect.name == "postgresql"
-    insert = pg_insert if pg else sqlite_insert
-    t = DailyTallyRow.__table__
-    stmt = insert(t)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[t.c.person_id, t.c.day, t.c.kind],
-        set_={"count": t.c.count + stmt.excluded.count,
-              "strangers": t.c.strangers + stmt.excluded.strangers})
-    session.execute(stmt, [{"person_id": pid, "day": day, "kind": kind, "count": c,
-                            "strangers": s} for pid, (c, s) in sorted(counts.items())])
+    folded = 0
+    while True:
+        batches = session.execute(select(b.id, b.kind, b.day, b.counts).order_by(b.id)
+                                  .limit(FOLD_BATCHES)).all()
+        if not batches:
+            return folded
+        totals: dict[tuple[str, date, str], list[int]] = {}
+        for batch in batches:
+            for pid, (count, strangers) in json.loads(batch.counts).items():
+                total = totals.setdefault((pid, batch.day, batch.kind), [0, 0])
+                total[0] += count
+                total[1] += strangers
+        people = sorted({pid for pid, _, _ in totals})
+        alive: set[str] = set()
+        for k in range(0, len(people), 5000):
+            alive.update(session.scalars(select(Person.id).where(
+                any_of(Person.id, people[k:k + 5000], pg))))
+        stmt = (pg_insert if pg else sqlite_insert)(t)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.c.person_id, t.c.day, t.c.kind],
+            set_={"count": t.c.count + stmt.excluded.count,
+                  "strangers": t.c.strangers + stmt.excluded.strangers})
+        rows = [{"person_id": pid, "day": day, "kind": kind, "count": c, "strangers": s}
+                for (pid, day, kind), (c, s) in sorted(totals.items()) if pid in alive]
+        if rows:
+            session.execute(stmt, rows)
+        session.execute(delete(b).where(any_of(b.id, [x.id for x in batches], pg)))
+        folded += len(batches)
 
 
 def tallies_of(session: Session, person_id: str) -> list[Row]:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
     false,
@@ -434,6 +435,21 @@ class DailyTallyRow(Base):
     kind: Mapped[str] = mapped_column(String(24), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     strangers: Mapped[int] = mapped_column(Integer)
+
+
+class TallyBatchRow(Base):
+    """One request's additions to `daily_tallies` (the people one sync found, a friend's view
+    of a profile), written in the request's transaction as a single row and folded into the
+    tallies by the background job (`log_repository.fold_tallies`): a sync finds hundreds of
+    people, and an upsert per person was a tenth of its cost (a page of the tallies' key
+    index per person). `counts` is JSON: {person_id: [count, strangers]}."""
+
+    __tablename__ = "tally_batches"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    day: Mapped[date] = mapped_column(Date)
+    counts: Mapped[str] = mapped_column(Text)
 
 
 class AppCallbackRow(Base):
