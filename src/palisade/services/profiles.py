@@ -93,9 +93,16 @@ class Profiles:
         allowed = visible_fields(relationship, audiences)
         if released is not None:
             allowed &= released(audiences)
+        return self._open(repo, subject_id, relationship, row, allowed, prefetched is not None,
+                          identifiers)
+
+    def _open(self, repo: Repository, subject_id: str, relationship: Relationship, row: Row,
+              allowed: frozenset[ProfileField], prefetched: bool,
+              identifiers: list | None) -> RenderedProfile:
+        """Decrypt exactly the `allowed` fields of a profile row."""
         values: dict[str, str] = {}
         if allowed:  # decrypt only when something may be shown, and only what may be shown
-            if prefetched is not None:
+            if prefetched:
                 key = self.keys.envelope.unwrap(subject_id, row.master_key_id, row.wrapped)
             else:
                 key = self.keys.data_key(repo, subject_id)
@@ -221,16 +228,28 @@ class Profiles:
         allows, with two queries in all. Used by contact discovery for its matches."""
         ids = [pid for pid, rel in relationships.items() if rel is not Relationship.BLOCKED]
         rows = repo.profiles_with_keys(ids)
+        # What each person shows is decided once per distinct (relationship, audience
+        # settings): a sync's few hundred matches share a handful of them (most people keep
+        # the defaults), and the decision is a pure function of the two.
+        decided: dict[tuple, tuple[dict[ProfileField, Audience], frozenset[ProfileField]]] = {}
+        allowed: dict[str, frozenset[ProfileField]] = {}
+        for pid in ids:
+            row = rows.get(pid)
+            if row is None:
+                continue
+            key = (relationships[pid], repr(row.audiences))  # JSON: repr is unambiguous
+            if key not in decided:
+                audiences = audiences_with_defaults(row.audiences)
+                decided[key] = (audiences, visible_fields(relationships[pid], audiences))
+            audiences, fields = decided[key]
+            allowed[pid] = fields & released[pid](audiences) if released else fields
         # identifiers are read only for the people who show one to this relationship (by
         # default nobody shows them to people outside their friends)
-        showing = [pid for pid in ids if pid in rows and visible_fields(
-            relationships[pid], audiences_with_defaults(rows[pid].audiences),
-            _IDENTIFIER_FIELDS)]
-        identifiers = repo.identifiers_of_many(showing)
-        return {pid: self.render(repo, pid, relationships[pid], prefetched=rows[pid],
-                                  identifiers=identifiers.get(pid, []),
-                                  released=released[pid] if released else None)
-                for pid in ids if pid in rows}
+        identifiers = repo.identifiers_of_many(
+            [pid for pid, fields in allowed.items() if not fields.isdisjoint(_IDENTIFIER_FIELDS)])
+        return {pid: self._open(repo, pid, relationships[pid], rows[pid], fields, True,
+                                identifiers.get(pid, []))
+                for pid, fields in allowed.items()}
 
     def names_for_friend(self, viewer_id: str, person_ids: list[str]) -> dict[str, str]:
         """Names of people as `viewer_id` may see them (for friend lists), one decision and

@@ -7,6 +7,7 @@ pair from facts fetched with the profile.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -101,12 +102,25 @@ _TIES_STATEMENTS: dict[str, object] = {}  # dialect -> Repository._ties_statemen
 
 
 def any_of(column, values: Iterable[object], postgresql: bool):  # type: ignore[no-untyped-def]
-    """`column IN (...)` on SQLite; on PostgreSQL `column = ANY(array)`, one bound parameter
-    however many values (a long IN list is slow to plan there)."""
+    """Membership in a list of values with one bound parameter however long the list: on
+    PostgreSQL `column = ANY(array)`; on SQLite, for text values (ids),
+    `column IN (SELECT value FROM json_each(?))`. A literal `IN (?, ?, ...)` is rendered,
+    bound and prepared anew for every length, one placeholder per value, which for the
+    hundreds of ids a sync handles cost as much as the query (other values: plain IN)."""
     values = list(values)
     if postgresql:
         return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    if len(values) > _SHORT and all(isinstance(v, str) for v in values):
+        return column.in_(json_values(bindparam(None, json.dumps(values))))
     return column.in_(values)
+
+
+_SHORT = 8  # a short list is as quick inline
+
+
+def json_values(param):  # type: ignore[no-untyped-def]
+    """SQLite: the values of a JSON array parameter as a one-column subquery."""
+    return select(func.json_each(param).table_valued("value").c.value)
 
 
 class Repository:
@@ -375,8 +389,9 @@ class Repository:
             fof = set(self.s.scalars(
                 select(f2.friend_id).distinct().join(f1, f2.person_id == f1.friend_id)
                 .where(f1.person_id == me, self._in(f2.friend_id, others))))
-        rows = self.s.execute(self._ties_statement(),
-                              {"me": me, "others": others, "now": now}).all()
+        rows = self.s.execute(self._ties_statement(), {
+            "me": me, "others": others if self._is_pg() else json.dumps(others),
+            "now": now}).all()
         out: dict[str, set[str]] = {name: set() for name in _TIE_NAMES}
         for relation, pid in rows:
             out[relation].add(pid)
@@ -396,10 +411,11 @@ class Repository:
         if stmt is None:
             me, now = bindparam("me", type_=ID), bindparam("now", type_=UTCDateTime())
             others = (bindparam("others", type_=ARRAY(ID)) if dialect == "postgresql"
-                      else bindparam("others", expanding=True))
+                      else bindparam("others"))  # SQLite: a JSON array (see any_of)
 
             def among(column):  # type: ignore[no-untyped-def]
-                return column == any_(others) if dialect == "postgresql" else column.in_(others)
+                return (column == any_(others) if dialect == "postgresql"
+                        else column.in_(json_values(others)))
 
             def rel(name: str, column, *where):  # type: ignore[no-untyped-def]
                 return select(literal(name, _TIE_NAME).label("relation"),
