@@ -75,6 +75,9 @@ def test_the_operator_logs_one_person_or_everyone_out(tmp_path: Path) -> None:
             assert http.post("/v1/admin/sessions/end", json=body,
                              headers=auth).status_code == 422
         assert http.post("/v1/admin/sessions/end", json={"everyone": True}).status_code == 401
+        unknown = http.post("/v1/admin/sessions/end", json={
+            "person_id": "00000000-0000-4000-8000-000000000000"}, headers=auth)
+        assert unknown.status_code == 404 and "No such person" in unknown.text
         one = http.post("/v1/admin/sessions/end", json={"person_id": tokens[0][0]}, headers=auth)
         assert one.json() == {"ended": 1}
         assert not works(tokens[0][1]) and works(tokens[1][1])

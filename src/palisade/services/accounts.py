@@ -260,6 +260,15 @@ class Accounts:
         with self.uow() as session:
             return Repository(session).delete_sessions_of(person_id)
 
+    def end_sessions_of(self, person_id: str) -> int:
+        """Operator: end every session of one person, who must exist (an unknown id is a
+        404, not a silent `ended: 0` that reads like success)."""
+        with self.uow() as session:
+            repo = Repository(session)
+            if repo.person(person_id) is None:
+                raise NotFound("No such person.")
+            return repo.delete_sessions_of(person_id)
+
     def sign_out_everyone(self) -> int:
         """Operator: end every session of every person (after a credential theft), one
         statement; each process checks sessions in the database on every request, so the

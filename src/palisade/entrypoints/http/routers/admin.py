@@ -110,13 +110,14 @@ def revoke_tokens(body: RevokeTokensRequest, p: PlatformDep) -> RevokedOut:
     return RevokedOut(revoked_before=before)
 
 
-@router.post("/sessions/end", response_model=SessionsEndedOut, responses=problem_responses(422))
+@router.post("/sessions/end", response_model=SessionsEndedOut,
+             responses=problem_responses(404, 422))
 def end_sessions(body: SessionsEndRequest, p: PlatformDep) -> SessionsEndedOut:
     """Sign one person, or everyone, out of every session (app tokens: /tokens/revoke)."""
     if body.everyone == (body.person_id is not None):
         raise InvalidInput("Give either person_id or everyone: true.")
     ended = (p.accounts.sign_out_everyone() if body.everyone
-             else p.accounts.sign_out_everywhere(body.person_id))  # type: ignore[arg-type]
+             else p.accounts.end_sessions_of(body.person_id))  # type: ignore[arg-type]
     return SessionsEndedOut(ended=ended)
 
 
