@@ -53,8 +53,8 @@ from dataclasses import dataclass, field
 from palisade.domain.discovery.discoverability import Discoverability, may_find
 
 from .defences import Outcome, Request, Who
-from .platform import MAX_CONTACTS_PER_SYNC, SHIFT, Platform, next_daily
-from .world import DAY, JOINER, World
+from .platform import MAX_CONTACTS_PER_SYNC, Platform, next_daily
+from .world import DAY, JOINER, REINSTALLER, World
 
 _NO_LOOKUPS: Callable[[], tuple] = lambda: ()
 SHORT_WAIT = 3_600.0  # a baseline refusal up to this long is waited out, not "blocked"
@@ -86,6 +86,22 @@ class Track:
     ok24_literal: bool = False
 
 
+_NONE: frozenset[int] = frozenset()
+
+
+def _release(tr: Track) -> None:
+    """Drop the sets of a track that nothing reads any more (tens of thousands of tracks of
+    hundreds of members each at --size large). Once the first sync is done, `first_ret` is
+    not read; once the track is also final, `ent` and `ret` are not, and of `first_ent` only
+    whether it is empty (`honest_first_syncs_entitled`): one member is kept."""
+    if tr.first_done:
+        tr.first_ret = _NONE
+    if tr.final:
+        tr.ent = tr.ret = _NONE
+        if tr.first_done and len(tr.first_ent) > 1:
+            tr.first_ent = {next(iter(tr.first_ent))}
+
+
 class Honest:
     def __init__(self, world: World, platform: Platform,
                  push: Callable[[float, int, int], None], horizon: float) -> None:
@@ -97,10 +113,14 @@ class Honest:
         self.everyone = platform.setting is Discoverability.EVERYONE
         P = world.people
         self.phase = array("d", world.phase)
+        # person -> members to re-send at the next sync; an entry is dropped once sent (an
+        # empty set per person adds up to 200 MB at --size large)
         self.pending: dict[int, set[int]] = {}
         self.newq: dict[int, list[int]] = {}  # person -> member pids (>=0) / -1-number index
-        self.added: dict[int, list[int]] = {}  # new contacts that are members (in the book)
-        self.nadded = Counter()
+        # new contacts that are members (in the book), kept only for reinstallers until they
+        # reinstall: nothing else reads them
+        self.added: dict[int, list[int]] = {}
+        self.nadded = array("i", bytes(4 * P))  # person -> new contacts added in the run
         self.full: dict[int, list[Chunk]] = {}
         self.sched: dict[int, float] = {}
         self.since: dict[int, float] = {}  # first refused attempt of the current content
@@ -154,7 +174,7 @@ class Honest:
         pf = self.pf
         if b >= pf.P or a >= pf.P or not pf.member[b]:
             return
-        if ((b << SHIFT) | a) in pf.shown or not pf.book_has(b, a):
+        if pf.shown.has(b, a) or not pf.book_has(b, a):
             return
         s = self.pending.get(b)
         if s is None:
@@ -196,7 +216,7 @@ class Honest:
         w = self.w
         self.phase[r] = t % DAY
         members = [m for m in w.out_adj[r][0] if self.pf.member[m]]
-        members.extend(self.added.get(r, ()))
+        members.extend(self.added.pop(r, ()))
         n_non = max(0, w.book[r] + self.nadded[r] - len(members))
         self.full[r] = self._chunks(members, [], n_non, False)
         self.track[r] = Track(t)
@@ -211,14 +231,17 @@ class Honest:
             return  # not registered yet: the contact is simply in the book at install
         self.nadded[p] += 1
         self.newq.setdefault(p, []).append(code)
+        kind = self.w.kind
         if code >= 0:
-            self.added.setdefault(p, []).append(code)
-            pf.book_extra.add((p << SHIFT) | code)
+            if kind[p] == REINSTALLER:
+                self.added.setdefault(p, []).append(code)
+            pf.book_extra.add(p, code)
             if mutual:
-                pf.book_extra.add((code << SHIFT) | p)
+                pf.book_extra.add(code, p)
                 self.nadded[code] += 1
                 self.newq.setdefault(code, []).append(p)
-                self.added.setdefault(code, []).append(p)
+                if kind[code] == REINSTALLER:
+                    self.added.setdefault(code, []).append(p)
                 self._schedule(code, t)
         self._schedule(p, t)
 
@@ -332,8 +355,8 @@ class Honest:
                 return
             if newq:
                 del self.newq[p]
-            if pend:
-                pend.clear()
+            if pend is not None:
+                del self.pending[p]  # sent (an empty set and no entry mean the same)
             self._after(p, cands, out, tr, in_window)
             sent = True
         if forced and tr is not None:
@@ -386,6 +409,7 @@ class Honest:
         if tr is not None and not tr.first_done:
             tr.first_done = True
             tr.first_ok = not tr.first_blocked and tr.first_ent <= tr.first_ret
+            _release(tr)
         return True
 
     def _after(self, p: int, cands, out: Outcome, tr: Track | None, in_window: bool) -> None:
@@ -425,6 +449,7 @@ class Honest:
         tr.final = True
         tr.ok24 = tr.first_done and tr.ent <= tr.ret
         tr.ok24_literal = tr.first_done and tr.first_ent <= tr.ret
+        _release(tr)
 
     # --- results -----------------------------------------------------------------------------------
     def results(self) -> dict:

@@ -18,8 +18,8 @@ State is shared by the honest model and the attacker of the same run (one server
 only couplings between them are the real ones: synced edges (known_by) and, for Palisade,
 per-person overexposure. Accounts and addresses never overlap.
 
-Ids: honest people are 0..P-1; attacker accounts P, P+1, ...; a pair (a, b) is packed as
-`a << SHIFT | b`.
+Ids: honest people are 0..P-1; attacker accounts P, P+1, ...; sets of pairs (a, b) are
+`packed.PairSet`s (grouped by a, compact: tens of millions of pairs at --size large).
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from palisade.domain.discovery.discoverability import Discoverability, Tie
 from palisade.domain.discovery.quotas import DiscoveryLimits, Standing
 
 from .defences import Cand, Defence, Outcome, Request, Who
+from .packed import IntSet, PairSet
 from .world import JOINER, World
 
-SHIFT = 22  # up to 4,194,304 ids (1,000,000 people + attacker accounts)
 MAX_CONTACTS_PER_SYNC = 10_000  # palisade.domain.discovery.address_book: the server refuses more
 NEVER = -1e18
 
@@ -54,7 +54,7 @@ class AttackerAccount:
     created: float
     age0: float
     friends: int
-    seen: set[int]
+    seen: IntSet  # every number this account sent (packed: A1 sends millions)
 
 
 class Platform:
@@ -70,14 +70,16 @@ class Platform:
                                          else NEVER for p in range(P)))
         self.known_by = array("i", world.known_by0)
         self.known_by.extend(array("i", bytes(4 * max_attacker_accounts)))
-        self.synced: set[int] = set()  # dynamic synced-book edges (a's book holds b)
+        # The pair sets below are the bulk of a run's state (tens of millions of pairs at
+        # --size large) and are only added to and asked about: packed (see packed.PairSet).
+        self.synced = PairSet()  # dynamic synced-book edges (a's book holds b)
         self.unvouched: dict[int, list[int]] = {}  # owner -> contacts its edges do not count for
-        self.shown: set[int] = set()  # (searcher, person) revealed during the run
+        self.shown = PairSet()  # (searcher, person) revealed during the run
         # person -> (from, until): hidden from strangers (reported overexposed at `from`)
         self.hidden: dict[int, tuple[float, float]] = {}
         self.hidden_log: list[tuple[int, float]] = []  # (person, from), for replays
         self.keys = world.person_keys
-        self.book_extra: set[int] = set()  # (a, b): a added b as a new contact in the run
+        self.book_extra = PairSet()  # (a, b): a added b as a new contact in the run
         self.window = getattr(defence, "person_window", 30 * 86_400.0)
         self.on_new_edge: Callable[[int, int], None] | None = None
         # Shadow defences (honest runs of the baselines): each sees every request the
@@ -96,7 +98,7 @@ class Platform:
     # --- facts ----------------------------------------------------------------------------------
     def book_has(self, a: int, b: int) -> bool:
         """Does a's address book hold b's number (at t=0, or added during the run)?"""
-        if ((a << SHIFT) | b) in self.book_extra:
+        if self.book_extra.has(a, b):
             return True
         if a >= self.P or b >= self.P:
             return False
@@ -107,10 +109,10 @@ class Platform:
 
     def cand(self, s: int, m: int, now: float, static_has: bool = False, friend: bool = False,
              static_shown: bool = False, is_new: bool = False) -> Cand:
-        has = static_has or ((m << SHIFT) | s) in self.synced
+        has = static_has or self.synced.has(m, s)
         h = self.hidden.get(m)
         hidden = h is not None and h[0] <= now < h[1]
-        shown = static_shown or ((s << SHIFT) | m) in self.shown
+        shown = static_shown or self.shown.has(s, m)
         if m < self.P:
             return Cand(m, self.keys[m], self.setting, TIES[friend][has], shown, hidden,
                         self.registered_at[m], is_new)
@@ -124,10 +126,8 @@ class Platform:
             self.hidden[person] = (start, start + self.window)
 
     def add_edge(self, a: int, b: int, vouches: bool = True) -> None:
-        key = (a << SHIFT) | b
-        if key in self.synced:
-            return
-        self.synced.add(key)
+        if not self.synced.add(a, b):
+            return  # already there
         if vouches:
             self.known_by[b] += 1
         else:
@@ -155,7 +155,7 @@ class Platform:
                 self.add_edge(searcher, m, vouches)
             shown = self.shown
             for m in out.found:
-                shown.add((searcher << SHIFT) | m)
+                shown.add(searcher, m)
             if out.overexposed:
                 until = now + self.window
                 for m in out.overexposed:
@@ -182,7 +182,7 @@ class Platform:
         if aid - self.P >= len(self.known_by) - self.P:
             raise RuntimeError("too many attacker accounts")
         self.accounts[aid] = AttackerAccount(aid, f"x{aid - self.P}", number, now, age_days,
-                                             friends, set())
+                                             friends, IntSet())
         self.account_by_number[number] = aid
         self.attacker_settings[aid] = setting
         return aid

@@ -4,15 +4,18 @@
 then `reveal` over the members the rule allows, then `observe` with a `Lookup` (block, last
 three digits, allocated, member) per new identifier and the number withheld.
 
-Three shortcuts, exact in their answers (same decisions), all switched off by `--exact-guard`
+Four shortcuts, exact in their answers (same decisions), all switched off by `--exact-guard`
 (`use_exact_guard(True)`); the test checks a quick run against the guard as shipped:
 
 - `MemoryCounterStore` is not swept (see `UnsweptStore`): memory only.
 - Window counters (`add`: per-account number blocks and totals, the bulk of the store) are
-  kept as one integer per window key, keyed by the key's 64-bit hash, instead of a string
-  key and a [count, expiry] list (a standard-size Palisade honest run peaks at 2.8 GB
-  instead of 3.4). A window key is never read after its window, so the expiry is not
-  needed; two of a run's few million keys colliding has a probability below 1e-5.
+  kept as one integer per window key, keyed by the key's 64-bit hash, in sorted arrays
+  (`packed.CountMap`), instead of a string key and a [count, expiry] list. A window key is
+  never read after its window, so the expiry is not needed; two of a run's few million keys
+  colliding has a probability below 1e-5.
+- Distinct sets (`add_distinct`) of a window that has ended are dropped (simulated time
+  never goes back, so they are never read again): the daily per-block sets of number
+  suffixes otherwise add up to millions of strings.
 - `address_group` (ipaddress parsing, about 30 us a call, made by every `admit`) is a pure
   function; the simulation memoizes it in the guard module's namespace of its own process.
 
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import functools
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from palisade.adapters.limits.counter_store import MemoryCounterStore
 from palisade.domain.discovery.aggregation import BLOCK_DIGITS, number_block
@@ -34,6 +37,7 @@ from palisade.domain.discovery.quotas import DiscoveryLimits, Standing
 from palisade.services.discovery import guard as guard_module
 from palisade.services.discovery.guard import Candidate, DiscoveryGuard, Lookup, Searcher
 
+from ..packed import CountMap
 from . import Cand, Defence, Outcome, Request, Who, register
 
 _ORIGINAL_ADDRESS_GROUP = guard_module.address_group
@@ -45,23 +49,43 @@ class UnsweptStore(MemoryCounterStore):
     dicts, O(live entries) each time: with millions of live per-account and per-block window
     keys that grows quadratically. Sweeping only frees memory (expired entries are never read:
     windowed keys carry their window, values check their expiry), so the simulation, which
-    lasts one window, does not sweep."""
+    lasts one window, does not sweep. Two window kinds are kept leaner instead:
+
+    - Window counters (`add`): `_window_counts` maps the 64-bit hash of "key@window" to its
+      total, packed in a `CountMap` (sorted numpy arrays, about 20 bytes an entry instead of
+      a string key and a [count, expiry] list): millions of per-account block counters.
+    - Distinct sets (`add_distinct`): `_distinct[window]` holds only the sets of the current
+      window index of that window length (`block-numbers:` and `group-accounts:` are daily):
+      simulated time never goes back, so a set of an earlier window is never read again and
+      is dropped when the next window starts (a step back in time raises instead).
+    """
 
     SWEEP_EVERY = 1 << 62
 
     def __init__(self) -> None:
         super().__init__()
-        self._window_counts: dict[int, int] = {}
+        self._window_counts = CountMap()
+        # window length -> (current window index, key -> members)
+        self._distinct: dict[float, tuple[int, dict[str, set[str]]]] = {}
 
     def add(self, items: Sequence[tuple[str, int]], window: float, now: float) -> list[int]:
-        counts, suffix = self._window_counts, f"@{int(now // window)}"
-        out = []
-        for key, amount in items:
-            h = hash(key + suffix)
-            value = counts.get(h, 0) + amount
-            counts[h] = value
-            out.append(value)
-        return out
+        add, suffix = self._window_counts.add, f"@{int(now // window)}"
+        return [add(hash(key + suffix), amount) for key, amount in items]
+
+    def add_distinct(self, key: str, members: Iterable[str], window: float,
+                     now: float) -> int:
+        index = int(now // window)
+        current = self._distinct.get(window)
+        if current is None or current[0] != index:
+            if current is not None and index < current[0]:
+                raise RuntimeError("simulated time went back: an old window was dropped")
+            current = self._distinct[window] = (index, {})
+        sets = current[1]
+        members_of = sets.get(key)
+        if members_of is None:
+            members_of = sets[key] = set()
+        members_of.update(members)
+        return len(members_of)
 
 
 def use_exact_guard(exact: bool) -> None:
