@@ -967,6 +967,36 @@ def start_server(backend: Backend, keys_file: Path, redis_url: str | None
     return server, base
 
 
+def time_tally_fold(backend: Backend, keys_file: Path) -> dict[str, Any]:
+    """A sync that finds people writes one `tally_batches` row; the server's background loop
+    folds the rows into `daily_tallies` each interval (every hour here, so not during the
+    rounds). That fold is work the sync causes, so it is timed here, with the server
+    stopped: the whole backlog of the run in one fold, per batch (about one per sync)."""
+    from sqlalchemy import func, select
+
+    from palisade.adapters.storage.log_repository import fold_tallies
+    from palisade.adapters.storage.tables import TallyBatchRow
+    from palisade.bootstrap import build
+    from palisade.config import Settings
+
+    settings = Settings(home=backend.home, database_url=backend.url, keys_file=keys_file,
+                        log_level="WARNING", _env_file=None)
+    platform = build(settings)
+    try:
+        with platform.uow() as session:
+            waiting = session.scalar(select(func.count()).select_from(TallyBatchRow)) or 0
+            wall, cpu = time.perf_counter(), time.process_time()
+            folded = fold_tallies(session)
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    finally:
+        platform.close()
+    per = 1000 / folded if folded else float("nan")
+    log(f"{backend.name}: folded {folded} tally batches in {wall * 1000:.0f} ms "
+        f"({wall * per:.2f} ms wall, {cpu * per:.2f} ms CPU of this process per batch)")
+    return {"batches": folded, "waiting": waiting, "ms_wall_per_batch": wall * per,
+            "ms_cpu_per_batch": cpu * per}
+
+
 def discovery_counters(base: str) -> dict[str, float]:
     """The palisade_discovery_* counters from the server's /metrics, summed per label set."""
     import httpx
@@ -1057,6 +1087,7 @@ def run_backend(name: str, args: argparse.Namespace, workdir: Path, world: World
             counters = discovery_counters(base)
         finally:
             stop_server(server)
+        fold = time_tally_fold(backend, keys_file)
         result: dict[str, Any] = {p: summarise(raw[p]) for p in PATHS}
         b0, b0book = result["b0"], result["b0book"]
         for p in ("b0book", "first", "resync"):
@@ -1066,6 +1097,8 @@ def run_backend(name: str, args: argparse.Namespace, workdir: Path, world: World
             r["ratio_server_cpu"] = r["server_cpu_ms"] / b0["server_cpu_ms"]
             # what the defences cost over an importer that keeps the book as well
             r["ratio_p50_vs_b0book"] = r["p50_ms"] / b0book["p50_ms"]
+        # the background half of a sync's work, out of the request (see time_tally_fold)
+        result["tally_fold"] = fold
         result["load_seconds"] = backend.extra["load_seconds"]
         result["drive_seconds"] = round(drive_seconds, 1)
         result["loadavg_1m_before"] = load_before
@@ -1249,6 +1282,11 @@ def main(argv: list[str] | None = None) -> int:
                       f"{meta['seal_seconds']} s (once); database load: " + ", ".join(
                           f"{n} {r['load_seconds']} s"
                           for n, r in results["backends"].items()))
+        for n, r in results["backends"].items():
+            f = r["tally_fold"]
+            console.print(f"{n}: the background fold of the run's {f['batches']:,} tally batches "
+                          f"(about one per sync that found someone) costs "
+                          f"{f['ms_wall_per_batch']:.2f} ms a batch (not in the figures above)")
         log(f"done in {meta['seconds']} s")
         return 0
     finally:
