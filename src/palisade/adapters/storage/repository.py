@@ -104,9 +104,10 @@ _TIES_STATEMENTS: dict[str, object] = {}  # dialect -> Repository._ties_statemen
 def any_of(column, values: Iterable[object], postgresql: bool):  # type: ignore[no-untyped-def]
     """Membership in a list of values with one bound parameter however long the list: on
     PostgreSQL `column = ANY(array)`; on SQLite, for text values (ids),
-    `column IN (SELECT value FROM json_each(?))`. A literal `IN (?, ?, ...)` is rendered,
-    bound and prepared anew for every length, one placeholder per value, which for the
-    hundreds of ids a sync handles cost as much as the query (other values: plain IN)."""
+    `column IN (SELECT value FROM json_each(?))`. Why: a literal `IN (?, ?, ...)` has one
+    placeholder per value and is rendered and prepared anew for every list length; for the
+    hundreds of ids a sync handles that cost as much as the query. Short lists and non-text
+    values keep the plain `IN`."""
     values = list(values)
     if postgresql:
         return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
