@@ -25,7 +25,7 @@ Four paths against the same uvicorn process (1 worker), by the same client, on t
   B0 + book   POST /bench/b0-book/sync B0 that also keeps the members it found (as ids), as the
               2019 importer kept uploaded contacts: the state any mutual-contacts feature must
               write, with no defence. Its own table, shaped like address_book_edges (keys,
-              foreign keys, index), so it never warms the real sync's rows. A reference for
+              index, the same locking INSERT), so it never warms the real sync's rows. A reference for
               what the defences themselves cost; the target is against B0.
   first sync  POST /v1/discovery/sync  the real route, default DiscoveryLimits, the real guard
               (embedded counter store on SQLite; Redis on PostgreSQL, as in production), a
@@ -164,7 +164,8 @@ def b0_book_sync(body: SyncIn, auth: Auth, p: PlatformDep, request: Request) -> 
     """B0 that also keeps the members of the uploaded book (as ids), as the 2019 importer kept
     uploaded contacts for friend suggestions: the state any address-book feature with mutual
     contacts must write, without any defence. Written to its own table of the same shape as
-    `address_book_edges` (keys, foreign keys, index), so it never warms the real sync's rows."""
+    `address_book_edges` (keys, index, and the same locking insert), so it never warms the real
+    sync's rows."""
     return _b0(body, auth, p, request, keep_book=True)
 
 
@@ -201,16 +202,13 @@ def _b0(body: SyncIn, auth: Auth, p: PlatformDep, request: Request, keep_book: b
 
 
 def _b0_book_table() -> Any:
-    from sqlalchemy import Boolean, Column, ForeignKey, Index, MetaData, String, Table
+    from sqlalchemy import Boolean, Column, Index, MetaData, Table
 
-    from palisade.adapters.storage.tables import Person, UTCDateTime
+    from palisade.adapters.storage.tables import ID, UTCDateTime
 
-    person = Person.__table__.c.id
     return Table(B0_BOOK_TABLE, MetaData(),
-                 Column("owner_id", String(32), ForeignKey(person, ondelete="CASCADE"),
-                        primary_key=True),
-                 Column("contact_id", String(32), ForeignKey(person, ondelete="CASCADE"),
-                        primary_key=True),
+                 Column("owner_id", ID, primary_key=True),
+                 Column("contact_id", ID, primary_key=True),
                  Column("created_at", UTCDateTime(), nullable=False),
                  Column("revealed_at", UTCDateTime()),
                  Column("vouches", Boolean, nullable=False),
@@ -222,19 +220,13 @@ _B0_BOOK: list[Any] = []  # the table, built once in the server process
 
 def _keep_book(repo: Repository, owner: str, members: list[str], now: datetime) -> None:
     """The same INSERT ... SELECT as `Repository.add_edges_always`, into B0's own table."""
-    from sqlalchemy import literal, select
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    from palisade.adapters.storage.tables import Person, UTCDateTime
+    from palisade.adapters.storage.repository import edge_params, insert_edges
 
     if not _B0_BOOK:
         _B0_BOOK.append(_b0_book_table())
-    insert = pg_insert if repo._is_pg() else sqlite_insert
-    rows = select(literal(owner), Person.id, literal(now, UTCDateTime()), literal(True)
-                  ).where(repo._in(Person.id, members))
-    repo.s.connection().execute(insert(_B0_BOOK[0]).from_select(
-        ["owner_id", "contact_id", "created_at", "vouches"], rows).on_conflict_do_nothing())
+    pg = repo._is_pg()
+    repo.s.connection().execute(insert_edges(_B0_BOOK[0], pg),
+                                edge_params(owner, members, now, True, (), pg))
 
 
 def bench_app() -> FastAPI:
@@ -243,7 +235,7 @@ def bench_app() -> FastAPI:
     from palisade.adapters.crypto.blind_index import BlindIndex
     from palisade.bootstrap import build
     from palisade.config import Settings
-    from palisade.entrypoints.http.app import create_app
+    from palisade.entrypoints.http.app import create_app, settle_garbage_collector
     from palisade.logging import configure
 
     settings = Settings()
@@ -253,6 +245,7 @@ def bench_app() -> FastAPI:
     # The same key bootstrap gives the real sync's BlindIndex (read once, never rotated).
     app.state.bench_blind_index = BlindIndex(platform.keyrings.get().secrets["blind_index"])
     app.include_router(b0_router)
+    settle_garbage_collector()  # as app_from_environment does for `palisade serve`
     return app
 
 

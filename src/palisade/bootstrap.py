@@ -92,6 +92,7 @@ class Platform:
     clock: Clock
 
     def close(self) -> None:
+        self.discovery.close()
         self.engine.dispose()
 
 

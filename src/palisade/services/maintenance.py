@@ -69,7 +69,7 @@ class Maintenance:
         self.log.sequence_all()
         with self.uow() as session:
             repo = Repository(session)
-            if not repo.person_exists(person_id):
+            if not repo.lock_person(person_id):  # first: see AddressBookEdge
                 raise NotFound("No such person.")
             log_repo = LogRepository(session)
             log_repo.lock_appends()

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import (
+    Boolean,
     Row,
     String,
     and_,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    true,
     union_all,
     update,
 )
@@ -37,6 +39,7 @@ from palisade.adapters.storage.tables import (
     ID,
     AddressBookEdge,
     Block,
+    CanaryWatchRow,
     Conversation,
     DataKey,
     DiscoveryAlert,
@@ -79,7 +82,14 @@ def _profile_for_viewer_statement():  # type: ignore[no-untyped-def]
 _PROFILE_FOR_VIEWER = _profile_for_viewer_statement()
 
 
-def _standing_facts_statement():  # type: ignore[no-untyped-def]
+DISCOVERY_WATCH = "discovery"  # canary_watch.recipient_kind of a discovery account
+
+
+def _sync_facts_statement():  # type: ignore[no-untyped-def]
+    """Everything a sync reads about its searcher, in one round trip: when the account was
+    created, its standing (friends whose account was created by `born_by`; people whose
+    synced book has it and who vouched), its persisted escalation level, its packed seen
+    tags, and whether it is on the canary watch list."""
     person, born_by = bindparam("person", type_=ID), bindparam("born_by", type_=UTCDateTime())
     friend = aliased(Person)
     friends = (select(func.count()).select_from(Friendship)
@@ -89,11 +99,16 @@ def _standing_facts_statement():  # type: ignore[no-untyped-def]
     known_by = (select(func.count()).select_from(AddressBookEdge)
                 .where(AddressBookEdge.contact_id == person, AddressBookEdge.vouches.is_(True))
                 .scalar_subquery())
-    return select(Person.created_at, friends.label("friends"),
-                  known_by.label("known_by")).where(Person.id == person)
+    level = select(DiscoveryState.level).where(DiscoveryState.person_id == person)
+    seen = select(DiscoverySeen.tags).where(DiscoverySeen.person_id == person)
+    watched = exists().where(CanaryWatchRow.recipient_kind == DISCOVERY_WATCH,
+                             CanaryWatchRow.recipient_id == person)
+    return select(Person.created_at, friends.label("friends"), known_by.label("known_by"),
+                  level.scalar_subquery().label("level"), seen.scalar_subquery().label("seen"),
+                  watched.label("watched")).where(Person.id == person)
 
 
-_STANDING_FACTS = _standing_facts_statement()  # every sync starts with it
+_SYNC_FACTS = _sync_facts_statement()  # every sync starts with it
 
 _TIE_NAMES = ("has_you", "blocked_by_me", "blocked_me", "hidden", "mine", "revealed",
               "unvouched")
@@ -117,6 +132,52 @@ def any_of(column, values: Iterable[object], postgresql: bool):  # type: ignore[
 
 
 _SHORT = 8  # a short list is as quick inline
+
+
+_EDGE_INSERTS: dict[tuple[object, bool], object] = {}  # (table, postgresql) -> statement
+
+
+def insert_edges(table, postgresql: bool):  # type: ignore[no-untyped-def]
+    """INSERT ... SELECT of address-book edges (owner_id, contact_id, created_at, vouches,
+    revealed_at) into `table`, built once per table and dialect (building it costs more than
+    running it); bind with `edge_params`. The owner and the contacts are read from
+    `persons` and locked FOR KEY SHARE (see AddressBookEdge); ids that are not people are
+    skipped; edges already there are left as they are."""
+    stmt = _EDGE_INSERTS.get((table, postgresql))
+    if stmt is not None:
+        return stmt
+    insert = pg_insert if postgresql else sqlite_insert
+    stamp = bindparam("now", type_=UTCDateTime())
+    contacts, revealed = (  # arrays on PostgreSQL, JSON arrays on SQLite (see any_of)
+        (bindparam("contacts", type_=ARRAY(ID)), bindparam("revealed", type_=ARRAY(ID)))
+        if postgresql else (bindparam("contacts"), bindparam("revealed")))
+    owner, contact = aliased(Person), aliased(Person)
+    if postgresql:
+        among_contacts = contact.id == any_(contacts)  # drives the index scan
+        # a filter, not an index condition: PostgreSQL hashes an IN (subquery) once, where
+        # `= ANY(array)` would compare with every element in turn, row after row
+        among_revealed = contact.id.in_(select(func.unnest(revealed)))
+    else:
+        among_contacts = contact.id.in_(json_values(contacts))
+        among_revealed = contact.id.in_(json_values(revealed))
+    members = (select(owner.id, contact.id, stamp, bindparam("vouches", type_=Boolean),
+                      case((among_revealed, stamp), else_=null()))
+               .select_from(owner).join(contact, true())  # one owner row, with each contact
+               .where(owner.id == bindparam("owner", type_=ID), among_contacts)
+               .with_for_update(read=True, key_share=True))  # FOR KEY SHARE; nothing on SQLite
+    stmt = _EDGE_INSERTS[(table, postgresql)] = insert(table).from_select(
+        ["owner_id", "contact_id", "created_at", "vouches", "revealed_at"], members
+    ).on_conflict_do_nothing()
+    return stmt
+
+
+def edge_params(owner_id: str, contacts: Sequence[str], now: datetime, vouches: bool,
+                revealed: Sequence[str], postgresql: bool) -> dict[str, object]:
+    """The parameters of `insert_edges`."""
+    def ids(values: Sequence[str]) -> object:
+        return list(values) if postgresql else json.dumps(list(values))
+    return {"owner": owner_id, "contacts": ids(contacts), "revealed": ids(revealed),
+            "now": now, "vouches": vouches}
 
 
 def json_values(param):  # type: ignore[no-untyped-def]
@@ -350,11 +411,6 @@ class Repository:
                       IdentifierRow.discoverability).where(self._in(IdentifierRow.value_bidx, bidxs))
         return self.s.execute(stmt).all()
 
-    def seen_tags(self, person_id: str) -> bytes | None:
-        """The person's packed seen-tag set (adapters.crypto.seen_tags), None if none yet."""
-        return self.s.scalar(select(DiscoverySeen.tags)
-                             .where(DiscoverySeen.person_id == person_id))
-
     def save_seen(self, person_id: str, packed: bytes) -> None:
         # Two concurrent syncs of one account: the last write wins. A tag lost that way only
         # makes its identifier count as new once more (charged again), never free.
@@ -363,11 +419,12 @@ class Repository:
         self.s.execute(stmt.on_conflict_do_update(index_elements=[DiscoverySeen.person_id],
                                                   set_={"tags": stmt.excluded.tags}))
 
-    def standing_facts(self, person_id: str, friends_born_by: datetime) -> Row | None:
-        """created_at; friends whose account was created by `friends_born_by`; people whose
-        synced book has them and who vouched (DiscoveryLimits.vouches)."""
-        return self.s.execute(_STANDING_FACTS, {"person": person_id,
-                                                "born_by": friends_born_by}).first()
+    def sync_facts(self, person_id: str, friends_born_by: datetime) -> Row | None:
+        """(created_at, friends, known_by, level, seen, watched) of a searcher, None if there
+        is no such person: see `_sync_facts_statement`. `level` and `seen` are None when the
+        person has no discovery state or seen tags yet."""
+        return self.s.execute(_SYNC_FACTS, {"person": person_id,
+                                            "born_by": friends_born_by}).first()
 
     def discovery_ties(self, me: str, others: Sequence[str], now: datetime) -> dict[str, set[str]]:
         """For each relation, which of `others` stand in it to `me`. The same queries run
@@ -415,8 +472,11 @@ class Repository:
                       else bindparam("others"))  # SQLite: a JSON array (see any_of)
 
             def among(column):  # type: ignore[no-untyped-def]
-                return (column == any_(others) if dialect == "postgresql"
-                        else column.in_(json_values(others)))
+                # a filter on rows found by another index (who has the searcher in their
+                # book): PostgreSQL hashes an IN (subquery) but compares `= ANY(array)` with
+                # every element in turn, row after row
+                return column.in_(select(func.unnest(others)) if dialect == "postgresql"
+                                  else json_values(others))
 
             def rel(name: str, column, *where):  # type: ignore[no-untyped-def]
                 return select(literal(name, _TIE_NAME).label("relation"),
@@ -448,23 +508,22 @@ class Repository:
                          revealed: Sequence[str] = ()) -> None:
         """Record `contacts` as members of `owner_id`'s synced book (those among `revealed`
         as shown to the owner now): one INSERT ... SELECT that runs even when `contacts` is
-        empty, so the work does not depend on it. An owner who vouches now also vouches for
-        the contacts they synced before they could (if any of their edges is `unvouched`)."""
-        insert = pg_insert if self._is_pg() else sqlite_insert
-        stamp = literal(now, UTCDateTime())
-        members = select(literal(owner_id, ID), Person.id, stamp, literal(vouches),
-                         case((self._in(Person.id, revealed), stamp), else_=null())
-                         ).where(self._in(Person.id, contacts))
-        self.s.connection().execute(insert(AddressBookEdge).from_select(
-            ["owner_id", "contact_id", "created_at", "vouches", "revealed_at"], members)
-            .on_conflict_do_nothing())
+        empty, so the work does not depend on it. It takes the owner and the contacts from
+        `persons`, locked FOR KEY SHARE: an id that is not (or no longer) a person's is
+        skipped, and a person cannot be erased until this transaction ends (see
+        AddressBookEdge). An owner who vouches now also vouches for the contacts they
+        synced before they could (if any of their edges is `unvouched`)."""
+        pg = self._is_pg()
+        self.s.connection().execute(insert_edges(AddressBookEdge.__table__, pg),
+                                    edge_params(owner_id, contacts, now, vouches, revealed, pg))
         if vouches and unvouched:
             self.s.execute(update(AddressBookEdge).where(
                 AddressBookEdge.owner_id == owner_id, AddressBookEdge.vouches.is_(False))
                 .values(vouches=True))
 
     def remove_edges(self, owner_id: str, contacts: Iterable[str]) -> int:
-        return self.s.execute(delete(AddressBookEdge).where(
+        # on the connection: nothing of this table is ever loaded as objects to keep in step
+        return self.s.connection().execute(delete(AddressBookEdge).where(
             AddressBookEdge.owner_id == owner_id,
             self._in(AddressBookEdge.contact_id, contacts))).rowcount
 
@@ -526,9 +585,17 @@ class Repository:
         return out
 
     # --- erasure -------------------------------------------------------------------------
+    def lock_person(self, person_id: str) -> bool:
+        """Take a person's row for erasure (FOR UPDATE): waits for syncs that are writing
+        address-book edges to or from them (they hold it FOR KEY SHARE) and makes later ones
+        skip them. False if there is no such person."""
+        return self.s.scalar(select(Person.id).where(Person.id == person_id)
+                             .with_for_update()) is not None
+
     def erase_person(self, person_id: str) -> dict[str, int]:
-        """Delete every row about a person. The data key goes first: from that statement on,
-        whatever copy of their ciphertext survives anywhere (a replica, a backup) is noise."""
+        """Delete every row about a person (whose row the caller holds: lock_person). The data
+        key goes first: from that statement on, whatever copy of their ciphertext survives
+        anywhere (a replica, a backup) is noise."""
         counts: dict[str, int] = {}
 
         def run(name: str, stmt: object) -> None:

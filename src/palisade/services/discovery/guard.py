@@ -208,7 +208,9 @@ class DiscoveryGuard:
 
     # --- detection and escalation ------------------------------------------------------------
     def observe(self, searcher: Searcher, lookups: Sequence[Lookup], withheld: int,
-                now: float) -> Observation:
+                now: float, admitted: Level | None = None) -> Observation:
+        """`admitted`: the level `admit` returned for this sync, if the caller has it; with
+        nothing found, that is the level reported (not read again)."""
         limits, store = self.limits, self.store
         account = searcher.account
         # Withheld strangers count only after the account's first day: before its contacts
@@ -216,7 +218,8 @@ class DiscoveryGuard:
         held_now = withheld if searcher.standing.age_days >= limits.withheld_grace_days else 0
         if not lookups and not held_now:
             # Nothing added to any count (most syncs are such re-syncs): no round trips.
-            return Observation(level=self.level(account, now, searcher.level_floor))
+            return Observation(level=admitted if admitted is not None
+                               else self.level(account, now, searcher.level_floor))
         established = limits.is_established(searcher.standing)
         window = limits.detector_window_days * DAY
         found: list[Finding] = []
@@ -261,11 +264,13 @@ class DiscoveryGuard:
             for b, count in zip(block_keys, distinct, strict=True):
                 if (f := detectors.platform_range_coverage(limits, b, count)) is not None:
                     platform.append(f)
-        return self._escalate(searcher, found, platform, now)
+        return self._escalate(searcher, found, platform, now, admitted)
 
     def _escalate(self, searcher: Searcher, found: list[Finding], platform: list[Finding],
-                  now: float) -> Observation:
+                  now: float, admitted: Level | None = None) -> Observation:
         account = searcher.account
+        if not found and not platform and admitted is not None:
+            return Observation(level=admitted)  # nothing to escalate: no round trips
         store = self.store
         window = self.limits.detector_window_days * DAY
         level = self.level(account, now, searcher.level_floor)
@@ -274,7 +279,7 @@ class DiscoveryGuard:
             if f.subject != account and store.first_time(f"alerted:{f.kind}:{f.subject}",
                                                          DAY, now):
                 obs.alerts.append(Alert(f, None, None))
-        generation = store.get(f"reverified:{account}", now)
+        generation = store.get(f"reverified:{account}", now) if found else 0
         for f in found:
             if not store.first_time(f"finding:{account}:{f.kind}:{generation}", window, now):
                 continue  # already escalated for this kind since the last re-verification

@@ -7,9 +7,11 @@ One sync, in one transaction:
 4. look every identifier up through the blind index, classify each member found (friend,
    friend of friend, has you in their own book, blocked) and let the guard reveal those the
    member's discoverability setting allows, within the stranger budget;
-5. record the account's book (members only, as ids) and the new tags, then let the guard's
-   detectors see the new identifiers (never the identifiers themselves: blocks and digits);
-6. answer with the people revealed and only the profile fields each lets this searcher see.
+5. let the guard's detectors see the new identifiers (never the identifiers themselves:
+   blocks and digits), on another thread, while this one records the account's book
+   (members only, as ids) and the new tags;
+6. answer with the people revealed and only the profile fields each lets this searcher see,
+   once the detectors' findings are recorded (alerts, escalation, canaries).
 
 The answer has the same shape whatever the entries were: members who may not be found,
 members withheld by a budget, `nobody` identifiers and non-members are all simply absent,
@@ -18,6 +20,7 @@ and no count of them is returned.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -29,7 +32,7 @@ from palisade.adapters.crypto.blind_index import BlindIndex
 from palisade.adapters.crypto.seen_tags import SeenTags
 from palisade.adapters.storage.database import UnitOfWork
 from palisade.adapters.storage.log_repository import add_to_tallies
-from palisade.adapters.storage.repository import Repository
+from palisade.adapters.storage.repository import DISCOVERY_WATCH, Repository
 from palisade.adapters.storage.tables import DiscoveryAlert, DiscoveryNotice
 from palisade.domain.access import Relationship
 from palisade.domain.discovery.address_book import (
@@ -76,6 +79,11 @@ REFUSED = Counter("palisade_discovery_refusals_total", "Syncs refused", ["reason
 REVEALED = Counter("palisade_discovery_revealed_total", "People revealed by syncs", ["tie"])
 FINDINGS = Counter("palisade_discovery_findings_total", "Detector findings", ["kind"])
 ALERTS = Counter("palisade_discovery_alerts_total", "Operator alerts raised", ["kind"])
+
+
+# Threads for the detectors' step of concurrent syncs (each sync holds one for the length of
+# a Redis round trip); a sync that finds them all busy waits for one.
+DETECTOR_THREADS = 16
 
 
 class SyncMode(StrEnum):
@@ -134,6 +142,12 @@ class Discovery:
         self.profiles = profiles
         self.clock = clock
         self.region = default_region
+        # where `DiscoveryGuard.observe` runs during a sync (see step 5 of `sync`)
+        self._detectors = ThreadPoolExecutor(DETECTOR_THREADS,
+                                             thread_name_prefix="palisade-detectors")
+
+    def close(self) -> None:
+        self._detectors.shutdown(wait=True)
 
     # --- sync -------------------------------------------------------------------------------
     def sync(self, person_id: str, address: str, contacts: list[str],
@@ -149,19 +163,18 @@ class Discovery:
         with self.uow() as session:
             repo = Repository(session)
             limits = self.guard.limits
-            facts = repo.standing_facts(
+            facts = repo.sync_facts(
                 person_id, now_dt - timedelta(days=limits.voucher_min_age_days))
             if facts is None:
                 raise NotFound("No such person.")
-            state = repo.discovery_state(person_id)
-            floor = Level(min(state.level, Level.FROZEN)) if state else Level.NORMAL
+            floor = Level(min(facts.level or 0, Level.FROZEN))
             searcher = Searcher(person_id, address, Standing(
                 age_days=max(0.0, (now_dt - facts.created_at).total_seconds() / DAY),
                 friends=int(facts.friends), known_by=int(facts.known_by)), floor)
 
             canon = list(book.entries)
             tag_of = {c: self.tags.of(person_id, book.entries[c].identifier) for c in canon}
-            seen = seen_tags.unpack(repo.seen_tags(person_id))
+            seen = seen_tags.unpack(facts.seen)
             new = [c for c in canon if tag_of[c] not in seen]
 
             admission = self.guard.admit(searcher, len(new), now)
@@ -202,8 +215,14 @@ class Discovery:
                                             pid in ties["hidden"]))
             reveal = self.guard.reveal(searcher, candidates, now)
 
-            # 5. record the book and the tags, then let the detectors look
-            # (only what changed is written; each statement runs whatever the book held)
+            # 5. the detectors look at the new identifiers (never the identifiers themselves:
+            # blocks and digits) on another thread while this one records the book and the
+            # tags: with several processes their counters are a Redis round trip, which need
+            # not wait for the database (only what changed is written; each statement runs
+            # whatever the book held)
+            lookups = self._lookups(book, new, member_canon)
+            observing = self._detectors.submit(self.guard.observe, searcher, lookups,
+                                               reveal.withheld, now, admission.level)
             if mode is SyncMode.FULL:
                 repo.remove_edges(person_id, contacts=ties["mine"].difference(others))
             else:
@@ -220,18 +239,17 @@ class Discovery:
                                            if p in mine and p not in shown], now_dt)
             if new:
                 repo.save_seen(person_id, seen_tags.pack(seen.union(tag_of[c] for c in new)))
-            lookups = self._lookups(book, new, member_canon)
-            observation = self.guard.observe(searcher, lookups, reveal.withheld, now)
-            self._record(repo, person_id, observation.findings, observation.alerts,
-                         observation.level, reveal.overexposed, now_dt)
-            shown_canaries = self._canaries(repo, person_id, book, canon, new, member_canon,
-                                            observation.findings, now_dt)
 
-            # 6. the answer
+            # 6. the answer (what each person found shows), then what the detectors found
             relationships = {pid: (Relationship.FRIEND if pid in ties["friend"] else
                                    Relationship.FRIEND_OF_FRIEND if pid in ties["fof"] else
                                    Relationship.STRANGER) for pid in reveal.found}
             rendered = self.profiles.render_many(repo, relationships)
+            observation = observing.result()
+            self._record(repo, person_id, observation.findings, observation.alerts,
+                         observation.level, reveal.overexposed, now_dt)
+            shown_canaries = self._canaries(repo, person_id, book, canon, new, member_canon,
+                                            observation.findings, bool(facts.watched), now_dt)
             matches = [Match(pid, relationships[pid], allowed_via[pid], rendered[pid].fields)
                        for pid in reveal.found if pid in rendered]
             matches += [Match(c.scoped_id, Relationship.STRANGER, [c.phone],
@@ -289,7 +307,7 @@ class Discovery:
         raise RateLimited(detail, retry_after=wait)
 
     def _canaries(self, repo: Repository, person_id: str, book, canon: list[str],  # type: ignore[no-untyped-def]
-                  new: list[str], member_canon: set[str], findings: list,
+                  new: list[str], member_canon: set[str], findings: list, watched: bool,
                   now: datetime) -> list[Canary]:
         """Canaries for an account the detectors flagged (it goes on the watch list): a few
         of the numbers it asked for that nobody here holds come back as synthetic people
@@ -298,8 +316,8 @@ class Discovery:
             return []
         mine = [f for f in findings if f.kind in CANARY_TRIGGERS and f.subject == person_id]
         if mine:
-            Canaries.watch_in(repo.s, "discovery", person_id, mine[0].kind.value, now)
-        elif not Canaries.watched(repo.s, "discovery", person_id):  # one primary-key read
+            Canaries.watch_in(repo.s, DISCOVERY_WATCH, person_id, mine[0].kind.value, now)
+        elif not watched:  # read with the searcher's other facts (Repository.sync_facts)
             return []
         phones = [c for c in canon if c not in member_canon
                   and book.entries[c].identifier.kind is IdentifierKind.PHONE]
