@@ -503,3 +503,15 @@ def test_a_nobody_identifier_costs_the_same_work_as_a_non_member(platform) -> No
 
     work(unique_phone())  # warm up caches of the first sync
     assert work(hidden.phone) == work(unique_phone())
+
+
+def test_a_sync_that_finds_nothing_reads_no_level_again(platform) -> None:
+    """With no finding, the detectors report the level `admit` read instead of asking the
+    counter store again (with several processes, each read is a Redis round trip)."""
+    a = register(platform)
+    store = CountingStore(platform.discovery.guard.store)
+    platform.discovery.guard.store = store
+    result = platform.discovery.sync(a.id, ADDRESS, [unique_phone() for _ in range(20)])
+    assert result.charged == 20 and result.level == Level.NORMAL
+    assert "add" in store.calls
+    assert "get" not in store.calls[store.calls.index("add"):]

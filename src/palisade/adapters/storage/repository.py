@@ -82,9 +82,6 @@ def _profile_for_viewer_statement():  # type: ignore[no-untyped-def]
 _PROFILE_FOR_VIEWER = _profile_for_viewer_statement()
 
 
-DISCOVERY_WATCH = "discovery"  # canary_watch.recipient_kind of a discovery account
-
-
 def _sync_facts_statement():  # type: ignore[no-untyped-def]
     """Everything a sync reads about its searcher, in one round trip: when the account was
     created, its standing (friends whose account was created by `born_by`; people whose
@@ -101,7 +98,7 @@ def _sync_facts_statement():  # type: ignore[no-untyped-def]
                 .scalar_subquery())
     level = select(DiscoveryState.level).where(DiscoveryState.person_id == person)
     seen = select(DiscoverySeen.tags).where(DiscoverySeen.person_id == person)
-    watched = exists().where(CanaryWatchRow.recipient_kind == DISCOVERY_WATCH,
+    watched = exists().where(CanaryWatchRow.recipient_kind == "discovery",
                              CanaryWatchRow.recipient_id == person)
     return select(Person.created_at, friends.label("friends"), known_by.label("known_by"),
                   level.scalar_subquery().label("level"), seen.scalar_subquery().label("seen"),
@@ -134,6 +131,26 @@ def any_of(column, values: Iterable[object], postgresql: bool):  # type: ignore[
 _SHORT = 8  # a short list is as quick inline
 
 
+# A list of ids in a statement built once: one bound parameter whatever its length (see
+# any_of), an array on PostgreSQL and a JSON array on SQLite.
+def ids_param(name: str, postgresql: bool):  # type: ignore[no-untyped-def]
+    return bindparam(name, type_=ARRAY(ID)) if postgresql else bindparam(name)
+
+
+def ids_value(values: Iterable[str], postgresql: bool) -> object:
+    """What to bind to an `ids_param`."""
+    return list(values) if postgresql else json.dumps(list(values))
+
+
+def among_ids(column, param, postgresql: bool, drives_scan: bool = False):  # type: ignore[no-untyped-def]
+    """`column` in the `ids_param` list. On PostgreSQL, `= ANY(array)` when the list drives
+    an index scan; as a filter on rows found another way, `IN (SELECT unnest(array))`,
+    which it hashes once, where `= ANY` compares every row with every element in turn."""
+    if not postgresql:
+        return column.in_(json_values(param))
+    return column == any_(param) if drives_scan else column.in_(select(func.unnest(param)))
+
+
 _EDGE_INSERTS: dict[tuple[object, bool], object] = {}  # (table, postgresql) -> statement
 
 
@@ -148,18 +165,10 @@ def insert_edges(table, postgresql: bool):  # type: ignore[no-untyped-def]
         return stmt
     insert = pg_insert if postgresql else sqlite_insert
     stamp = bindparam("now", type_=UTCDateTime())
-    contacts, revealed = (  # arrays on PostgreSQL, JSON arrays on SQLite (see any_of)
-        (bindparam("contacts", type_=ARRAY(ID)), bindparam("revealed", type_=ARRAY(ID)))
-        if postgresql else (bindparam("contacts"), bindparam("revealed")))
+    contacts, revealed = ids_param("contacts", postgresql), ids_param("revealed", postgresql)
     owner, contact = aliased(Person), aliased(Person)
-    if postgresql:
-        among_contacts = contact.id == any_(contacts)  # drives the index scan
-        # a filter, not an index condition: PostgreSQL hashes an IN (subquery) once, where
-        # `= ANY(array)` would compare with every element in turn, row after row
-        among_revealed = contact.id.in_(select(func.unnest(revealed)))
-    else:
-        among_contacts = contact.id.in_(json_values(contacts))
-        among_revealed = contact.id.in_(json_values(revealed))
+    among_contacts = among_ids(contact.id, contacts, postgresql, drives_scan=True)
+    among_revealed = among_ids(contact.id, revealed, postgresql)
     members = (select(owner.id, contact.id, stamp, bindparam("vouches", type_=Boolean),
                       case((among_revealed, stamp), else_=null()))
                .select_from(owner).join(contact, true())  # one owner row, with each contact
@@ -174,10 +183,8 @@ def insert_edges(table, postgresql: bool):  # type: ignore[no-untyped-def]
 def edge_params(owner_id: str, contacts: Sequence[str], now: datetime, vouches: bool,
                 revealed: Sequence[str], postgresql: bool) -> dict[str, object]:
     """The parameters of `insert_edges`."""
-    def ids(values: Sequence[str]) -> object:
-        return list(values) if postgresql else json.dumps(list(values))
-    return {"owner": owner_id, "contacts": ids(contacts), "revealed": ids(revealed),
-            "now": now, "vouches": vouches}
+    return {"owner": owner_id, "contacts": ids_value(contacts, postgresql),
+            "revealed": ids_value(revealed, postgresql), "now": now, "vouches": vouches}
 
 
 def json_values(param):  # type: ignore[no-untyped-def]
@@ -448,7 +455,7 @@ class Repository:
                 select(f2.friend_id).distinct().join(f1, f2.person_id == f1.friend_id)
                 .where(f1.person_id == me, self._in(f2.friend_id, others))))
         rows = self.s.execute(self._ties_statement(), {
-            "me": me, "others": others if self._is_pg() else json.dumps(others),
+            "me": me, "others": ids_value(others, self._is_pg()),
             "now": now}).all()
         out: dict[str, set[str]] = {name: set() for name in _TIE_NAMES}
         for relation, pid in rows:
@@ -468,15 +475,11 @@ class Repository:
         stmt = _TIES_STATEMENTS.get(dialect)
         if stmt is None:
             me, now = bindparam("me", type_=ID), bindparam("now", type_=UTCDateTime())
-            others = (bindparam("others", type_=ARRAY(ID)) if dialect == "postgresql"
-                      else bindparam("others"))  # SQLite: a JSON array (see any_of)
+            pg = dialect == "postgresql"
+            others = ids_param("others", pg)
 
-            def among(column):  # type: ignore[no-untyped-def]
-                # a filter on rows found by another index (who has the searcher in their
-                # book): PostgreSQL hashes an IN (subquery) but compares `= ANY(array)` with
-                # every element in turn, row after row
-                return column.in_(select(func.unnest(others)) if dialect == "postgresql"
-                                  else json_values(others))
+            def among(column, drives_scan: bool = False):  # type: ignore[no-untyped-def]
+                return among_ids(column, others, pg, drives_scan)
 
             def rel(name: str, column, *where):  # type: ignore[no-untyped-def]
                 return select(literal(name, _TIE_NAME).label("relation"),
@@ -489,7 +492,8 @@ class Repository:
                     among(Block.blocked_id)),
                 rel("blocked_me", Block.blocker_id, Block.blocked_id == me,
                     among(Block.blocker_id)),
-                rel("hidden", DiscoveryState.person_id, among(DiscoveryState.person_id),
+                rel("hidden", DiscoveryState.person_id,
+                    among(DiscoveryState.person_id, drives_scan=True),
                     DiscoveryState.hidden_until > now),
                 rel("mine", edge.contact_id, edge.owner_id == me),
                 rel("revealed", edge.contact_id, edge.owner_id == me,

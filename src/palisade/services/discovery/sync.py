@@ -32,7 +32,7 @@ from palisade.adapters.crypto.blind_index import BlindIndex
 from palisade.adapters.crypto.seen_tags import SeenTags
 from palisade.adapters.storage.database import UnitOfWork
 from palisade.adapters.storage.log_repository import add_to_tallies
-from palisade.adapters.storage.repository import DISCOVERY_WATCH, Repository
+from palisade.adapters.storage.repository import Repository
 from palisade.adapters.storage.tables import DiscoveryAlert, DiscoveryNotice
 from palisade.domain.access import Relationship
 from palisade.domain.discovery.address_book import (
@@ -316,7 +316,7 @@ class Discovery:
             return []
         mine = [f for f in findings if f.kind in CANARY_TRIGGERS and f.subject == person_id]
         if mine:
-            Canaries.watch_in(repo.s, DISCOVERY_WATCH, person_id, mine[0].kind.value, now)
+            Canaries.watch_in(repo.s, "discovery", person_id, mine[0].kind.value, now)
         elif not watched:  # read with the searcher's other facts (Repository.sync_facts)
             return []
         phones = [c for c in canon if c not in member_canon
