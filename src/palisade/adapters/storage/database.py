@@ -8,6 +8,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from psycopg.types.array import ListBinaryDumper
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,6 +42,11 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
         with dbapi_conn.cursor() as cur:
             cur.execute("SET max_parallel_workers_per_gather = 0")
         dbapi_conn.commit()
+        # Lists (every `= ANY(:array)` of ids or blind indexes) are sent in PostgreSQL's
+        # binary array format: psycopg's default text format quotes and escapes each element
+        # in Python (2 ms for a sync's 1,000 blind indexes, 0.16 ms in binary). SQLAlchemy
+        # renders a cast on every array parameter, so the element type is never guessed.
+        dbapi_conn.adapters.register_dumper(list, ListBinaryDumper)
 
     return engine
 

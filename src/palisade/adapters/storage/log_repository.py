@@ -179,7 +179,7 @@ def add_to_tallies(session: Session, kind: str, day: date,
     erasure). A sync that finds 300 people writes one row instead of 300 upserts."""
     if not counts:
         return
-    session.execute(_ADD_BATCH, {"kind": kind, "day": day, "counts": json.dumps(
+    session.connection().execute(_ADD_BATCH, {"kind": kind, "day": day, "counts": json.dumps(
         counts, separators=(",", ":"))})
 
 

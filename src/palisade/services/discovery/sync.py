@@ -200,7 +200,7 @@ class Discovery:
                     setting = Discoverability.NOBODY  # an unknown value is never permissive
                 by_person.setdefault(row.person_id, []).append((c, setting))
             others = sorted(by_person)
-            ties = repo.discovery_ties(person_id, others, now_dt)
+            ties = repo.discovery_ties(person_id, others, now_dt, int(facts.degree))
             candidates: list[Candidate] = []
             allowed_via: dict[str, list[str]] = {}
             for pid in others:
