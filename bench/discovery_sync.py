@@ -25,8 +25,9 @@ Four paths against the same uvicorn process (1 worker), by the same client, on t
   B0 + book   POST /bench/b0-book/sync B0 that also keeps the members it found (as ids), as the
               2019 importer kept uploaded contacts: the state any mutual-contacts feature must
               write, with no defence. Its own table, shaped like address_book_edges (keys,
-              index, the same locking INSERT), so it never warms the real sync's rows. A reference for
-              what the defences themselves cost; the target is against B0.
+              index, the same INSERT), so it never warms the real sync's rows; the look-up
+              holds the rows found, as the sync's does. A reference for what the defences
+              themselves cost; the target is against B0.
   first sync  POST /v1/discovery/sync  the real route, default DiscoveryLimits, the real guard
               (embedded counter store on SQLite; Redis on PostgreSQL, as in production), a
               searcher's first sync: every identifier is new and charged.
@@ -164,8 +165,9 @@ def b0_book_sync(body: SyncIn, auth: Auth, p: PlatformDep, request: Request) -> 
     """B0 that also keeps the members of the uploaded book (as ids), as the 2019 importer kept
     uploaded contacts for friend suggestions: the state any address-book feature with mutual
     contacts must write, without any defence. Written to its own table of the same shape as
-    `address_book_edges` (keys, index, and the same locking insert), so it never warms the real
-    sync's rows."""
+    `address_book_edges` (keys, index, and the same insert), so it never warms the real sync's
+    rows; like the sync, it holds the identifier rows it found (`members_by_bidx(hold=True)`)
+    while it writes."""
     return _b0(body, auth, p, request, keep_book=True)
 
 
@@ -185,7 +187,7 @@ def _b0(body: SyncIn, auth: Auth, p: PlatformDep, request: Request, keep_book: b
     with p.uow() as session:
         repo = Repository(session)
         found: dict[str, list[str]] = {}
-        for row in repo.members_by_bidx(list(by_bidx)):
+        for row in repo.members_by_bidx(list(by_bidx), hold=keep_book):
             found.setdefault(row.person_id, []).append(by_bidx[row.value_bidx])
         profiles = repo.profiles_with_keys(list(found))
         for pid, via in found.items():

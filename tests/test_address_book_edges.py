@@ -1,15 +1,18 @@
 """Address-book edges hold only people, without foreign keys (both backends; the races on
 PostgreSQL, where two transactions really run at once).
 
-The one statement that writes edges takes the owner and the contacts from `persons` and locks
-those rows FOR KEY SHARE; erasure takes the person's row FOR UPDATE before anything else. So
-an erasure waits for a sync that is writing edges to or from the person, then deletes those
-edges, and a sync that comes after the erasure finds nobody to write an edge to.
+A sync holds what its edges point at until it commits: the searcher's own row (FOR KEY SHARE,
+read with the searcher's facts) and the identifier rows its book matched (FOR KEY SHARE, read
+by the look-up). Erasure takes the person's row FOR UPDATE, then deletes their identifiers
+before their edges. So an erasure waits for a sync that found the person (or is the person's
+own), then deletes that sync's edges with the rest, and a sync that comes after the erasure
+finds nobody to write an edge to.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import text
@@ -26,20 +29,25 @@ def edges_touching(platform: Platform, person_id: str) -> int:
             {"p": person_id}).scalar_one()
 
 
-def test_only_people_get_edges(platform: Platform) -> None:
-    a, b = register(platform), register(platform)
+def bidxs_of(platform: Platform, *person_ids: str) -> list[bytes]:
+    with platform.uow() as session:
+        repo = Repository(session)
+        return [row.value_bidx for pid in person_ids for row in repo.identifiers_of(pid)]
+
+
+def test_edges_are_written_once_with_what_was_shown(platform: Platform) -> None:
+    a, b, c = register(platform), register(platform), register(platform)
     now = platform.clock()
     with platform.uow() as session:
         repo = Repository(session)
-        repo.add_edges_always(a.id, [b.id, "nobody-has-this-id"], now, True, revealed=[b.id])
-        repo.add_edges_always("nobody-has-this-id", [a.id, b.id], now, True)
+        repo.add_edges_always(a.id, [b.id, c.id], now, True, revealed=[b.id])
+        repo.add_edges_always(a.id, [b.id], now, False)  # already there: left as it is
         repo.add_edges_always(a.id, [], now, True)  # runs, writes nothing
     with platform.uow() as session:
         rows = session.execute(text(
-            "SELECT owner_id, contact_id, revealed_at IS NOT NULL FROM address_book_edges "
-            "WHERE owner_id IN (:a, :b, 'nobody-has-this-id') "
-            "OR contact_id = 'nobody-has-this-id'"), {"a": a.id, "b": b.id}).all()
-    assert [tuple(r) for r in rows] == [(a.id, b.id, True)]
+            "SELECT contact_id, revealed_at IS NOT NULL, vouches FROM address_book_edges "
+            "WHERE owner_id = :a ORDER BY contact_id = :b DESC"), {"a": a.id, "b": b.id}).all()
+    assert [tuple(r) for r in rows] == [(b.id, True, True), (c.id, False, True)]
 
 
 def _postgresql_only(platform: Platform) -> None:
@@ -47,73 +55,107 @@ def _postgresql_only(platform: Platform) -> None:
         pytest.skip("SQLite runs one writing transaction at a time: no race to test")
 
 
-def test_erasure_waits_for_a_sync_writing_edges_to_the_person(platform: Platform) -> None:
-    _postgresql_only(platform)
-    a, b, c = register(platform), register(platform), register(platform)
-    done = threading.Event()
-    errors: list[Exception] = []
+def _in_background(work: Callable[[], object]) -> tuple[threading.Thread, threading.Event,
+                                                        list[object]]:
+    done, out = threading.Event(), []
 
-    def erase_b() -> None:
+    def run() -> None:
         try:
-            platform.maintenance.erase(b.id)
-        except Exception as exc:  # reported by the assertion below
-            errors.append(exc)
+            out.append(work())
+        except Exception as exc:  # noqa: BLE001 - reported by the caller's assertions
+            out.append(exc)
         finally:
             done.set()
 
-    with platform.uow() as session:  # a sync of a's book, mid-transaction
-        Repository(session).add_edges_always(a.id, [b.id, c.id], platform.clock(), True)
-        eraser = threading.Thread(target=erase_b)
-        eraser.start()
-        assert not done.wait(1.0), "the erasure did not wait for the sync holding b's row"
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, done, out
+
+
+def test_erasure_waits_for_a_sync_that_found_the_person(platform: Platform) -> None:
+    _postgresql_only(platform)
+    a, b, c = register(platform), register(platform), register(platform)
+    with platform.uow() as session:  # a's sync, mid-transaction: found b and c, wrote edges
+        repo = Repository(session)
+        found = {r.person_id for r in repo.members_by_bidx(bidxs_of(platform, b.id, c.id),
+                                                           hold=True)}
+        assert found == {b.id, c.id}
+        repo.add_edges_always(a.id, sorted(found), platform.clock(), True)
+        eraser, done, out = _in_background(lambda: platform.maintenance.erase(b.id))
+        assert not done.wait(1.0), "the erasure did not wait for the sync that found b"
     eraser.join(30)
-    assert done.is_set() and not errors
+    assert done.is_set() and not isinstance(out[0], Exception), out
     assert edges_touching(platform, b.id) == 0  # the sync's edge to b went with b
     assert edges_touching(platform, c.id) == 1  # a's edge to c stays
 
 
-def test_a_sync_after_an_erasure_writes_no_edge_to_the_erased(platform: Platform) -> None:
+def test_erasure_of_the_searcher_waits_for_their_own_sync(platform: Platform) -> None:
+    _postgresql_only(platform)
+    a, c = register(platform), register(platform)
+    now = platform.clock()
+    with platform.uow() as session:  # a's own sync, mid-transaction
+        repo = Repository(session)
+        assert repo.sync_facts(a.id, now) is not None
+        repo.add_edges_always(a.id, [c.id], now, True)
+        eraser, done, out = _in_background(lambda: platform.maintenance.erase(a.id))
+        assert not done.wait(1.0), "the erasure did not wait for the searcher's sync"
+    eraser.join(30)
+    assert done.is_set() and not isinstance(out[0], Exception), out
+    assert edges_touching(platform, a.id) == 0
+
+
+def test_a_sync_after_an_erasure_finds_nobody_to_write_an_edge_to(platform: Platform) -> None:
     _postgresql_only(platform)
     a, b = register(platform), register(platform)
-    done = threading.Event()
+    b_bidxs = bidxs_of(platform, b.id)
 
-    def sync_a() -> None:
-        try:
-            with platform.uow() as session:
-                Repository(session).add_edges_always(a.id, [b.id], platform.clock(), True)
-        finally:
-            done.set()
+    def sync_a() -> list[str]:
+        with platform.uow() as session:
+            repo = Repository(session)
+            found = [r.person_id for r in repo.members_by_bidx(b_bidxs, hold=True)]
+            repo.add_edges_always(a.id, found, platform.clock(), True)
+            return found
+
+    def sync_b() -> object:
+        with platform.uow() as session:
+            return Repository(session).sync_facts(b.id, platform.clock())
 
     with platform.uow() as session:  # an erasure of b, mid-transaction
         repo = Repository(session)
         assert repo.lock_person(b.id)
         repo.erase_person(b.id)
-        syncer = threading.Thread(target=sync_a)
-        syncer.start()
-        assert not done.wait(1.0), "the sync did not wait for the erasure holding b's row"
-    syncer.join(30)
-    assert done.is_set()
+        finder, found_done, found = _in_background(sync_a)
+        own, own_done, own_facts = _in_background(sync_b)
+        assert not found_done.wait(1.0), "a sync looked b up during b's erasure"
+        assert not own_done.wait(0.1), "b's own sync read b's facts during the erasure"
+    finder.join(30)
+    own.join(30)
+    assert found == [[]] and own_facts == [None]
     assert edges_touching(platform, b.id) == 0
-    with platform.uow() as session:
-        assert not Repository(session).lock_person(b.id)
 
 
 def test_syncs_sharing_a_contact_do_not_wait_for_each_other(platform: Platform) -> None:
-    """The lock is FOR KEY SHARE (what a foreign-key check takes), which other syncs' locks
+    """The locks are FOR KEY SHARE (what a foreign-key check takes), which other syncs' locks
     do not conflict with: two people with the same contact in their books sync at once."""
     _postgresql_only(platform)
     a, b, c = register(platform), register(platform), register(platform)
-    done = threading.Event()
+    now = platform.clock()
 
-    def sync_b() -> None:
+    def sync(owner: str, others: list[str]) -> None:
         with platform.uow() as session:
-            Repository(session).add_edges_always(b.id, [c.id, a.id], platform.clock(), True)
-        done.set()
+            repo = Repository(session)
+            repo.sync_facts(owner, now)
+            found = [r.person_id for r in repo.members_by_bidx(bidxs_of(platform, *others),
+                                                               hold=True)]
+            repo.add_edges_always(owner, found, now, True)
 
-    with platform.uow() as session:  # a's sync, mid-transaction, holding c's and a's rows
-        Repository(session).add_edges_always(a.id, [c.id, b.id], platform.clock(), True)
-        other = threading.Thread(target=sync_b)
-        other.start()
+    with platform.uow() as session:  # a's sync, mid-transaction, holding a, b and c
+        repo = Repository(session)
+        repo.sync_facts(a.id, now)
+        repo.members_by_bidx(bidxs_of(platform, b.id, c.id), hold=True)
+        repo.add_edges_always(a.id, [b.id, c.id], now, True)
+        other, done, out = _in_background(lambda: sync(b.id, [c.id, a.id]))
         assert done.wait(10), "a sync waited for another sync's locks"
     other.join(30)
+    assert not any(isinstance(x, Exception) for x in out), out
     assert edges_touching(platform, c.id) == 2

@@ -104,10 +104,13 @@ def _sync_facts_statement():  # type: ignore[no-untyped-def]
     seen = select(DiscoverySeen.tags).where(DiscoverySeen.person_id == person)
     watched = exists().where(CanaryWatchRow.recipient_kind == "discovery",
                              CanaryWatchRow.recipient_id == person)
+    # FOR KEY SHARE OF persons: the searcher cannot be erased while their sync writes their
+    # book (see AddressBookEdge); nothing on SQLite, which has one writer
     return select(Person.created_at, friends.label("friends"), degree.label("degree"),
                   known_by.label("known_by"),
                   level.scalar_subquery().label("level"), seen.scalar_subquery().label("seen"),
-                  watched.label("watched")).where(Person.id == person)
+                  watched.label("watched")).where(Person.id == person).with_for_update(
+        read=True, key_share=True, of=Person)
 
 
 _SYNC_FACTS = _sync_facts_statement()  # every sync starts with it
@@ -159,7 +162,7 @@ def among_ids(column, param, postgresql: bool, drives_scan: bool = False):  # ty
 _EDGE_INSERTS: dict[tuple[object, bool], object] = {}  # (table, postgresql) -> statement
 # Statements every sync runs, built once per dialect (postgresql: True/False): building one
 # and finding it in SQLAlchemy's compiled cache costs about as much as running it.
-_MEMBERS_BY_BIDX: dict[bool, object] = {}
+_MEMBERS_BY_BIDX: dict[tuple[bool, bool], object] = {}  # (postgresql, hold)
 _REMOVE_EDGES: dict[bool, object] = {}
 _SAVE_SEEN: dict[bool, object] = {}
 _PROFILES_WITH_KEYS: dict[bool, object] = {}
@@ -167,24 +170,23 @@ _PROFILES_WITH_KEYS: dict[bool, object] = {}
 
 def insert_edges(table, postgresql: bool):  # type: ignore[no-untyped-def]
     """INSERT ... SELECT of address-book edges (owner_id, contact_id, created_at, vouches,
-    revealed_at) into `table`, built once per table and dialect (building it costs more than
-    running it); bind with `edge_params`. The owner and the contacts are read from
-    `persons` and locked FOR KEY SHARE (see AddressBookEdge); ids that are not people are
-    skipped; edges already there are left as they are."""
+    revealed_at) into `table`, one row per id of the `contacts` list, built once per table
+    and dialect (building it costs more than running it); bind with `edge_params`. Edges
+    already there are left as they are. The caller passes people it holds (see
+    AddressBookEdge): the owner's row and the identifier rows the contacts were found by."""
     stmt = _EDGE_INSERTS.get((table, postgresql))
     if stmt is not None:
         return stmt
     insert = pg_insert if postgresql else sqlite_insert
     stamp = bindparam("now", type_=UTCDateTime())
     contacts, revealed = ids_param("contacts", postgresql), ids_param("revealed", postgresql)
-    owner, contact = aliased(Person), aliased(Person)
-    among_contacts = among_ids(contact.id, contacts, postgresql, drives_scan=True)
-    among_revealed = among_ids(contact.id, revealed, postgresql)
-    members = (select(owner.id, contact.id, stamp, bindparam("vouches", type_=Boolean),
-                      case((among_revealed, stamp), else_=null()))
-               .select_from(owner).join(contact, true())  # one owner row, with each contact
-               .where(owner.id == bindparam("owner", type_=ID), among_contacts)
-               .with_for_update(read=True, key_share=True))  # FOR KEY SHARE; nothing on SQLite
+    listed = (func.unnest(contacts).table_valued("value").render_derived() if postgresql
+              else func.json_each(contacts).table_valued("value"))
+    contact = listed.c.value
+    members = select(bindparam("owner", type_=ID), contact, stamp,
+                     bindparam("vouches", type_=Boolean),
+                     case((among_ids(contact, revealed, postgresql), stamp), else_=null())
+                     ).where(true())  # SQLite: so `ON CONFLICT` does not parse as a join's ON
     stmt = _EDGE_INSERTS[(table, postgresql)] = insert(table).from_select(
         ["owner_id", "contact_id", "created_at", "vouches", "revealed_at"], members
     ).on_conflict_do_nothing()
@@ -421,19 +423,24 @@ class Repository:
         return self.s.execute(stmt).rowcount
 
     # --- contact discovery ---------------------------------------------------------------
-    def members_by_bidx(self, bidxs: Sequence[bytes]) -> Sequence[Row]:
-        """(value_bidx, person_id, discoverability) of every identifier among `bidxs`."""
+    def members_by_bidx(self, bidxs: Sequence[bytes], hold: bool = False) -> Sequence[Row]:
+        """(value_bidx, person_id, discoverability) of every identifier among `bidxs`. With
+        `hold`, the identifier rows found are locked FOR KEY SHARE until the transaction
+        ends, so none of those people can be erased meanwhile (see AddressBookEdge)."""
         if not bidxs:
             return []
         pg = self._is_pg()
-        stmt = _MEMBERS_BY_BIDX.get(pg)
+        stmt = _MEMBERS_BY_BIDX.get((pg, hold))
         if stmt is None:
             # built once: a sync's 1,000 blind indexes are one array parameter on PostgreSQL
             bidx = IdentifierRow.value_bidx
             among = (bidx == any_(bindparam("bidxs", type_=ARRAY(LargeBinary(32)))) if pg
                      else bidx.in_(bindparam("bidxs", expanding=True)))
-            stmt = _MEMBERS_BY_BIDX[pg] = select(
-                bidx, IdentifierRow.person_id, IdentifierRow.discoverability).where(among)
+            stmt = select(bidx, IdentifierRow.person_id, IdentifierRow.discoverability
+                          ).where(among)
+            if hold:  # FOR KEY SHARE (read + key_share); SQLite has one writer: nothing
+                stmt = stmt.with_for_update(read=True, key_share=True)
+            _MEMBERS_BY_BIDX[(pg, hold)] = stmt
         return self.s.connection().execute(stmt, {"bidxs": list(bidxs)}).all()
 
     def save_seen(self, person_id: str, packed: bytes) -> None:
@@ -546,9 +553,9 @@ class Repository:
                          revealed: Sequence[str] = ()) -> None:
         """Record `contacts` as members of `owner_id`'s synced book (those among `revealed`
         as shown to the owner now): one INSERT ... SELECT that runs even when `contacts` is
-        empty, so the work does not depend on it. It takes the owner and the contacts from
-        `persons`, locked FOR KEY SHARE: an id that is not (or no longer) a person's is
-        skipped, and a person cannot be erased until this transaction ends (see
+        empty, so the work does not depend on it. The caller holds the owner's row
+        (`sync_facts`) and the identifier rows the contacts were found by (`members_by_bidx`
+        with `hold`), so none of them can be erased before this transaction ends (see
         AddressBookEdge). An owner who vouches now also vouches for the contacts they
         synced before they could (if any of their edges is `unvouched`)."""
         pg = self._is_pg()
@@ -636,9 +643,9 @@ class Repository:
 
     # --- erasure -------------------------------------------------------------------------
     def lock_person(self, person_id: str) -> bool:
-        """Take a person's row for erasure (FOR UPDATE): waits for syncs that are writing
-        address-book edges to or from them (they hold it FOR KEY SHARE) and makes later ones
-        skip them. False if there is no such person."""
+        """Take a person's row for erasure (FOR UPDATE): waits for a sync of their own book
+        (which holds it FOR KEY SHARE) and makes later ones find nobody. False if there is
+        no such person."""
         return self.s.scalar(select(Person.id).where(Person.id == person_id)
                              .with_for_update()) is not None
 
@@ -655,6 +662,10 @@ class Repository:
             or_(Conversation.person_a == person_id, Conversation.person_b == person_id)
         )
         run("data_keys", delete(DataKey).where(DataKey.person_id == person_id))
+        # Before the edges: deleting the identifiers waits for every sync that found this
+        # person by one of them (it holds the row FOR KEY SHARE) and makes later syncs find
+        # nobody, so the edges deleted below include those syncs' (AddressBookEdge).
+        run("identifiers", delete(IdentifierRow).where(IdentifierRow.person_id == person_id))
         run("messages", delete(Message).where(
             or_(Message.conversation_id.in_(conv_ids), Message.sender_id == person_id)))
         run("conversations", delete(Conversation).where(
@@ -674,7 +685,6 @@ class Repository:
             DiscoveryNotice.person_id == person_id))
         run("sessions", delete(SessionRow).where(SessionRow.person_id == person_id))
         run("one_time_codes", delete(OneTimeCodeRow).where(OneTimeCodeRow.person_id == person_id))
-        run("identifiers", delete(IdentifierRow).where(IdentifierRow.person_id == person_id))
         run("profiles", delete(ProfileRow).where(ProfileRow.person_id == person_id))
         run("persons", delete(Person).where(Person.id == person_id))
         return counts

@@ -214,11 +214,15 @@ class AddressBookEdge(Base):
 
     Both ids are people, but not by foreign key: a first sync writes hundreds of edges, and
     PostgreSQL checks a foreign key with one query per row and column (two per edge, 40% of
-    the insert). The one statement that writes edges (`Repository.add_edges_always`) selects
-    the owner and the contacts from `persons` and locks those rows (FOR KEY SHARE, what the
-    foreign-key check would lock); erasing a person takes their row first (FOR UPDATE), so
-    it waits for a sync that holds it and a later sync no longer finds it, and then deletes
-    their edges both ways (`Repository.erase_person`). tests/test_address_book_edges.py."""
+    the insert), probing and locking rows the sync has just read. Instead the sync holds,
+    until it commits, the rows it already reads: the searcher's own (`Repository.sync_facts`,
+    FOR KEY SHARE, what a foreign-key check locks) and the identifier rows its book matched
+    (`Repository.members_by_bidx` with `hold`, FOR KEY SHARE); the edges are then written
+    from that list (`Repository.add_edges_always`). Erasing a person takes their row FOR
+    UPDATE and deletes their identifiers before their edges (`Repository.erase_person`), so
+    it waits for any sync that found them or is theirs, then deletes that sync's edges with
+    the rest, and a later sync finds nobody. tests/test_address_book_edges.py (each lock and
+    the order checked against a mutated version)."""
 
     __tablename__ = "address_book_edges"
     owner_id: Mapped[str] = mapped_column(ID, primary_key=True)
