@@ -166,7 +166,7 @@ def b0_book_sync(body: SyncIn, auth: Auth, p: PlatformDep, request: Request) -> 
     uploaded contacts for friend suggestions: the state any address-book feature with mutual
     contacts must write, without any defence. Written to its own table of the same shape as
     `address_book_edges` (keys, index, and the same insert), so it never warms the real sync's
-    rows; like the sync, it holds the identifier rows it found (`members_by_bidx(hold=True)`)
+    rows; like the sync, it holds the identifier rows it found (`members_by_bidx(hold_for=...)`)
     while it writes."""
     return _b0(body, auth, p, request, keep_book=True)
 
@@ -187,7 +187,8 @@ def _b0(body: SyncIn, auth: Auth, p: PlatformDep, request: Request, keep_book: b
     with p.uow() as session:
         repo = Repository(session)
         found: dict[str, list[str]] = {}
-        for row in repo.members_by_bidx(list(by_bidx), hold=keep_book):
+        for row in repo.members_by_bidx(list(by_bidx),
+                                       hold_for=auth.person_id if keep_book else None):
             found.setdefault(row.person_id, []).append(by_bidx[row.value_bidx])
         profiles = repo.profiles_with_keys(list(found))
         for pid, via in found.items():

@@ -2,11 +2,12 @@
 PostgreSQL, where two transactions really run at once).
 
 A sync holds what its edges point at until it commits: the searcher's own row (FOR KEY SHARE,
-read with the searcher's facts) and the identifier rows its book matched (FOR KEY SHARE, read
-by the look-up). Erasure takes the person's row FOR UPDATE, then deletes their identifiers
-before their edges. So an erasure waits for a sync that found the person (or is the person's
-own), then deletes that sync's edges with the rest, and a sync that comes after the erasure
-finds nobody to write an edge to.
+read with the searcher's facts) and the identifier rows of the others its book matched (FOR
+KEY SHARE, read by the look-up). Erasure first takes the person's identifier rows, then their
+row, FOR UPDATE: the order a sync takes them in. So an erasure waits for a sync that found the
+person (or is the person's own), then deletes that sync's edges with the rest, a sync that
+comes after the erasure finds nobody to write an edge to, and neither ever waits for the other
+while holding what the other needs.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def test_erasure_waits_for_a_sync_that_found_the_person(platform: Platform) -> N
     with platform.uow() as session:  # a's sync, mid-transaction: found b and c, wrote edges
         repo = Repository(session)
         found = {r.person_id for r in repo.members_by_bidx(bidxs_of(platform, b.id, c.id),
-                                                           hold=True)}
+                                                           hold_for=a.id)}
         assert found == {b.id, c.id}
         repo.add_edges_always(a.id, sorted(found), platform.clock(), True)
         eraser, done, out = _in_background(lambda: platform.maintenance.erase(b.id))
@@ -112,7 +113,7 @@ def test_a_sync_after_an_erasure_finds_nobody_to_write_an_edge_to(platform: Plat
     def sync_a() -> list[str]:
         with platform.uow() as session:
             repo = Repository(session)
-            found = [r.person_id for r in repo.members_by_bidx(b_bidxs, hold=True)]
+            found = [r.person_id for r in repo.members_by_bidx(b_bidxs, hold_for=a.id)]
             repo.add_edges_always(a.id, found, platform.clock(), True)
             return found
 
@@ -146,16 +147,74 @@ def test_syncs_sharing_a_contact_do_not_wait_for_each_other(platform: Platform) 
             repo = Repository(session)
             repo.sync_facts(owner, now)
             found = [r.person_id for r in repo.members_by_bidx(bidxs_of(platform, *others),
-                                                               hold=True)]
+                                                               hold_for=owner)]
             repo.add_edges_always(owner, found, now, True)
 
     with platform.uow() as session:  # a's sync, mid-transaction, holding a, b and c
         repo = Repository(session)
         repo.sync_facts(a.id, now)
-        repo.members_by_bidx(bidxs_of(platform, b.id, c.id), hold=True)
+        repo.members_by_bidx(bidxs_of(platform, b.id, c.id), hold_for=a.id)
         repo.add_edges_always(a.id, [b.id, c.id], now, True)
         other, done, out = _in_background(lambda: sync(b.id, [c.id, a.id]))
         assert done.wait(10), "a sync waited for another sync's locks"
     other.join(30)
     assert not any(isinstance(x, Exception) for x in out), out
     assert edges_touching(platform, c.id) == 2
+
+
+def test_a_sync_that_hides_a_person_being_erased_does_not_deadlock(platform: Platform) -> None:
+    """A sync that found b may write rows about b after its look-up (b hidden from strangers:
+    a discovery state and a notice, whose foreign keys take b's row FOR KEY SHARE). Erasure
+    takes b's identifiers before b's row, in the order a sync takes them, so it waits for the
+    sync instead of holding b's row while the sync waits for it."""
+    _postgresql_only(platform)
+    a, b = register(platform), register(platform)
+    now = platform.clock()
+    with platform.uow() as session:  # a's sync, mid-transaction: found b
+        repo = Repository(session)
+        repo.sync_facts(a.id, now)
+        assert [r.person_id for r in repo.members_by_bidx(bidxs_of(platform, b.id),
+                                                          hold_for=a.id)] == [b.id]
+        eraser, done, out = _in_background(lambda: platform.maintenance.erase(b.id))
+        assert not done.wait(0.5)
+        repo.upsert_discovery_state(b.id, now, hidden_until=now)  # takes b's row (FK)
+    eraser.join(30)
+    assert done.is_set() and not isinstance(out[0], Exception), out
+    with platform.uow() as session:
+        assert Repository(session).discovery_state(b.id) is None
+
+
+def test_a_persons_own_sync_and_their_erasure_do_not_deadlock(platform: Platform) -> None:
+    """The searcher's own identifiers are read, never held, by their sync: it holds the
+    searcher's row already, and erasure takes the identifiers first."""
+    _postgresql_only(platform)
+    b = register(platform)
+    now = platform.clock()
+    with platform.uow() as session:  # b's own sync, with b's own number in the book
+        repo = Repository(session)
+        assert repo.sync_facts(b.id, now) is not None
+        eraser, done, out = _in_background(lambda: platform.maintenance.erase(b.id))
+        assert not done.wait(0.5), "the erasure did not wait for the person's own sync"
+        own = repo.members_by_bidx(bidxs_of(platform, b.id), hold_for=b.id)
+        assert [r.person_id for r in own] == [b.id]
+        repo.add_edges_always(b.id, [], now, True)
+    eraser.join(30)
+    assert done.is_set() and not isinstance(out[0], Exception), out
+
+
+def test_an_erasure_waiting_for_a_sync_does_not_hold_up_the_access_log(
+        platform: Platform) -> None:
+    _postgresql_only(platform)
+    from palisade.adapters.storage.log_repository import LogRepository
+
+    a, b = register(platform), register(platform)
+    with platform.uow() as session:  # a's sync, mid-transaction: found b
+        repo = Repository(session)
+        repo.members_by_bidx(bidxs_of(platform, b.id), hold_for=a.id)
+        eraser, done, out = _in_background(lambda: platform.maintenance.erase(b.id))
+        assert not done.wait(0.5)
+        with platform.uow() as other:  # the log's sequencer, meanwhile
+            other.execute(text("SET LOCAL lock_timeout = '2s'"))
+            LogRepository(other).lock_appends()
+    eraser.join(30)
+    assert done.is_set() and not isinstance(out[0], Exception), out

@@ -162,7 +162,7 @@ def among_ids(column, param, postgresql: bool, drives_scan: bool = False):  # ty
 _EDGE_INSERTS: dict[tuple[object, bool], object] = {}  # (table, postgresql) -> statement
 # Statements every sync runs, built once per dialect (postgresql: True/False): building one
 # and finding it in SQLAlchemy's compiled cache costs about as much as running it.
-_MEMBERS_BY_BIDX: dict[tuple[bool, bool], object] = {}  # (postgresql, hold)
+_MEMBERS_BY_BIDX: dict[tuple[bool, bool], object] = {}  # (postgresql, held)
 _REMOVE_EDGES: dict[bool, object] = {}
 _SAVE_SEEN: dict[bool, object] = {}
 _PROFILES_WITH_KEYS: dict[bool, object] = {}
@@ -423,25 +423,46 @@ class Repository:
         return self.s.execute(stmt).rowcount
 
     # --- contact discovery ---------------------------------------------------------------
-    def members_by_bidx(self, bidxs: Sequence[bytes], hold: bool = False) -> Sequence[Row]:
+    def members_by_bidx(self, bidxs: Sequence[bytes],
+                        hold_for: str | None = None) -> Sequence[Row]:
         """(value_bidx, person_id, discoverability) of every identifier among `bidxs`. With
-        `hold`, the identifier rows found are locked FOR KEY SHARE until the transaction
-        ends, so none of those people can be erased meanwhile (see AddressBookEdge)."""
+        `hold_for` (the searcher of a sync), the identifier rows of the other people found
+        are locked FOR KEY SHARE until the transaction ends, so none of them can be erased
+        meanwhile (see AddressBookEdge); the searcher's own are read without a lock (the
+        sync holds the searcher's row already, and erasure takes identifiers first)."""
         if not bidxs:
             return []
         pg = self._is_pg()
+        hold = hold_for is not None
         stmt = _MEMBERS_BY_BIDX.get((pg, hold))
         if stmt is None:
             # built once: a sync's 1,000 blind indexes are one array parameter on PostgreSQL
             bidx = IdentifierRow.value_bidx
             among = (bidx == any_(bindparam("bidxs", type_=ARRAY(LargeBinary(32)))) if pg
                      else bidx.in_(bindparam("bidxs", expanding=True)))
-            stmt = select(bidx, IdentifierRow.person_id, IdentifierRow.discoverability
-                          ).where(among)
+
+            def found(*where):  # type: ignore[no-untyped-def]
+                return select(bidx, IdentifierRow.person_id, IdentifierRow.discoverability
+                              ).where(among, *where)
+
             if hold:  # FOR KEY SHARE (read + key_share); SQLite has one writer: nothing
-                stmt = stmt.with_for_update(read=True, key_share=True)
+                searcher = bindparam("searcher", type_=ID)
+                others = found(IdentifierRow.person_id != searcher).with_for_update(
+                    read=True, key_share=True).cte("held")
+                # the searcher's own (one to three rows, by their person index) are matched
+                # below, so no plan can take the blind-index list to find them
+                own = select(bidx, IdentifierRow.person_id, IdentifierRow.discoverability
+                             ).where(IdentifierRow.person_id == searcher)
+                stmt = union_all(select(others), own)
+            else:
+                stmt = found()
             _MEMBERS_BY_BIDX[(pg, hold)] = stmt
-        return self.s.connection().execute(stmt, {"bidxs": list(bidxs)}).all()
+        if not hold:
+            return self.s.connection().execute(stmt, {"bidxs": list(bidxs)}).all()
+        wanted = set(bidxs)
+        return [row for row in self.s.connection().execute(
+                    stmt, {"bidxs": list(wanted), "searcher": hold_for})
+                if row.person_id != hold_for or row.value_bidx in wanted]
 
     def save_seen(self, person_id: str, packed: bytes) -> None:
         # Two concurrent syncs of one account: the last write wins. A tag lost that way only
@@ -555,7 +576,7 @@ class Repository:
         as shown to the owner now): one INSERT ... SELECT that runs even when `contacts` is
         empty, so the work does not depend on it. The caller holds the owner's row
         (`sync_facts`) and the identifier rows the contacts were found by (`members_by_bidx`
-        with `hold`), so none of them can be erased before this transaction ends (see
+        with `hold_for`), so none of them can be erased before this transaction ends (see
         AddressBookEdge). An owner who vouches now also vouches for the contacts they
         synced before they could (if any of their edges is `unvouched`)."""
         pg = self._is_pg()
@@ -643,9 +664,14 @@ class Repository:
 
     # --- erasure -------------------------------------------------------------------------
     def lock_person(self, person_id: str) -> bool:
-        """Take a person's row for erasure (FOR UPDATE): waits for a sync of their own book
-        (which holds it FOR KEY SHARE) and makes later ones find nobody. False if there is
-        no such person."""
+        """Take a person for erasure (FOR UPDATE), before anything else: first their
+        identifier rows, which waits for every sync that found them (it holds them FOR KEY
+        SHARE) and makes later syncs wait, then find nobody; then their own row, which waits
+        for a sync of their own book. The order is a sync's (which may write rows about a
+        person it found, taking that person's row, after holding their identifiers), so the
+        two never wait for each other. False if there is no such person."""
+        self.s.execute(select(IdentifierRow.id).where(IdentifierRow.person_id == person_id)
+                       .with_for_update())
         return self.s.scalar(select(Person.id).where(Person.id == person_id)
                              .with_for_update()) is not None
 
@@ -662,10 +688,6 @@ class Repository:
             or_(Conversation.person_a == person_id, Conversation.person_b == person_id)
         )
         run("data_keys", delete(DataKey).where(DataKey.person_id == person_id))
-        # Before the edges: deleting the identifiers waits for every sync that found this
-        # person by one of them (it holds the row FOR KEY SHARE) and makes later syncs find
-        # nobody, so the edges deleted below include those syncs' (AddressBookEdge).
-        run("identifiers", delete(IdentifierRow).where(IdentifierRow.person_id == person_id))
         run("messages", delete(Message).where(
             or_(Message.conversation_id.in_(conv_ids), Message.sender_id == person_id)))
         run("conversations", delete(Conversation).where(
@@ -685,6 +707,7 @@ class Repository:
             DiscoveryNotice.person_id == person_id))
         run("sessions", delete(SessionRow).where(SessionRow.person_id == person_id))
         run("one_time_codes", delete(OneTimeCodeRow).where(OneTimeCodeRow.person_id == person_id))
+        run("identifiers", delete(IdentifierRow).where(IdentifierRow.person_id == person_id))
         run("profiles", delete(ProfileRow).where(ProfileRow.person_id == person_id))
         run("persons", delete(Person).where(Person.id == person_id))
         return counts

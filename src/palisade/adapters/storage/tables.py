@@ -217,12 +217,13 @@ class AddressBookEdge(Base):
     the insert), probing and locking rows the sync has just read. Instead the sync holds,
     until it commits, the rows it already reads: the searcher's own (`Repository.sync_facts`,
     FOR KEY SHARE, what a foreign-key check locks) and the identifier rows its book matched
-    (`Repository.members_by_bidx` with `hold`, FOR KEY SHARE); the edges are then written
-    from that list (`Repository.add_edges_always`). Erasing a person takes their row FOR
-    UPDATE and deletes their identifiers before their edges (`Repository.erase_person`), so
-    it waits for any sync that found them or is theirs, then deletes that sync's edges with
-    the rest, and a later sync finds nobody. tests/test_address_book_edges.py (each lock and
-    the order checked against a mutated version)."""
+    (`Repository.members_by_bidx` with `hold_for`, FOR KEY SHARE; the searcher's own are
+    only read); the edges are then written from that list (`Repository.add_edges_always`).
+    Erasing a person first takes their identifier rows, then their row, FOR UPDATE
+    (`Repository.lock_person`, the order in which a sync takes them), so it waits for any
+    sync that found them or is theirs, then deletes that sync's edges with the rest
+    (`Repository.erase_person`), and a later sync finds nobody. tests/test_address_book_edges.py
+    (each lock and the order checked against a mutated version, deadlocks included)."""
 
     __tablename__ = "address_book_edges"
     owner_id: Mapped[str] = mapped_column(ID, primary_key=True)

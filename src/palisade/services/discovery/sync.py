@@ -186,7 +186,7 @@ class Discovery:
             # every readable entry is looked up: a member's number is one that validated when
             # it was verified, so an unallocated one simply finds nobody
             bidx_of = {self.bidx.of(book.entries[c].identifier): c for c in canon}
-            members = repo.members_by_bidx(list(bidx_of), hold=True)  # see AddressBookEdge
+            members = repo.members_by_bidx(list(bidx_of), hold_for=person_id)  # AddressBookEdge
             by_person: dict[str, list[tuple[str, Discoverability]]] = {}
             member_canon: set[str] = set()
             for row in members:
