@@ -12,6 +12,7 @@ while holding what the other needs.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 
@@ -218,3 +219,29 @@ def test_an_erasure_waiting_for_a_sync_does_not_hold_up_the_access_log(
             LogRepository(other).lock_appends()
     eraser.join(30)
     assert done.is_set() and not isinstance(out[0], Exception), out
+
+
+def test_syncs_and_erasures_take_a_persons_identifiers_in_one_order(platform: Platform) -> None:
+    """A sync locks the identifier rows it found sorted by (person, id), and erasure locks a
+    person's sorted by id: with a person's phone and email in one book, a sync can never
+    hold one of them while the erasure holds the other. Checked on PostgreSQL's plans: the
+    rows are locked above the sort."""
+    _postgresql_only(platform)
+    from palisade.adapters.storage import repository as storage
+
+    a, b = register(platform), register(platform)
+    with platform.uow() as session:
+        repo = Repository(session)
+        repo.members_by_bidx(bidxs_of(platform, b.id), hold_for=a.id)
+        conn = session.connection()
+        for stmt, params, key in (
+                (storage._MEMBERS_BY_BIDX[(True, True)],
+                 {"bidxs": bidxs_of(platform, b.id), "searcher": a.id},
+                 "Sort Key: person_id, id"),
+                (storage.TAKE_IDENTIFIERS, {"person": b.id}, "Sort Key: id")):
+            compiled = stmt.compile(dialect=conn.dialect)
+            plan = [re.sub(r"\w+\.", "", line.strip()) for line in conn.exec_driver_sql(
+                "EXPLAIN (COSTS OFF) " + str(compiled),
+                {**compiled.params, **params}).scalars()]
+            lock = next(i for i, line in enumerate(plan) if "LockRows" in line)
+            assert key in plan[lock:], plan  # (table names taken off)
