@@ -162,7 +162,7 @@ def among_ids(column, param, postgresql: bool, drives_scan: bool = False):  # ty
 _EDGE_INSERTS: dict[tuple[object, bool], object] = {}  # (table, postgresql) -> statement
 # Statements every sync runs, built once per dialect (postgresql: True/False): building one
 # and finding it in SQLAlchemy's compiled cache costs about as much as running it.
-_MEMBERS_BY_BIDX: dict[tuple[bool, bool], object] = {}  # (postgresql, held)
+_MEMBERS_BY_BIDX: dict[tuple[str, bool], object] = {}  # (which, postgresql)
 _REMOVE_EDGES: dict[bool, object] = {}
 _SAVE_SEEN: dict[bool, object] = {}
 _PROFILES_WITH_KEYS: dict[bool, object] = {}
@@ -443,40 +443,40 @@ class Repository:
         if not bidxs:
             return []
         pg = self._is_pg()
-        hold = hold_for is not None
-        stmt = _MEMBERS_BY_BIDX.get((pg, hold))
+        conn = self.s.connection()
+        if hold_for is None or not pg:  # SQLite has one writer: nothing to hold
+            return conn.execute(self._members_statement("all", pg),
+                                {"bidxs": list(bidxs)}).all()
+        wanted = set(bidxs)
+        others = conn.execute(self._members_statement("held", pg),
+                              {"bidxs": list(wanted), "searcher": hold_for}).all()
+        # the searcher's own (one to three rows, by their person index), matched here, so no
+        # plan can take the blind-index list to find them
+        own = conn.execute(self._members_statement("own", pg), {"searcher": hold_for})
+        return [*others, *(row for row in own if row.value_bidx in wanted)]
+
+    @staticmethod
+    def _members_statement(which: str, pg: bool):  # type: ignore[no-untyped-def]
+        """The look-ups of `members_by_bidx`, built once: a sync's 1,000 blind indexes are one
+        array parameter on PostgreSQL. `held` locks what it returns in IDENTIFIER_LOCK_ORDER,
+        as erasure takes a person's rows: a sync never holds one of them while waiting for
+        another."""
+        stmt = _MEMBERS_BY_BIDX.get((which, pg))
         if stmt is None:
-            # built once: a sync's 1,000 blind indexes are one array parameter on PostgreSQL
-            bidx = IdentifierRow.value_bidx
+            bidx, person = IdentifierRow.value_bidx, IdentifierRow.person_id
+            stmt = select(bidx, person, IdentifierRow.discoverability)
+            searcher = bindparam("searcher", type_=ID)
             among = (bidx == any_(bindparam("bidxs", type_=ARRAY(LargeBinary(32)))) if pg
                      else bidx.in_(bindparam("bidxs", expanding=True)))
-
-            def found(*where):  # type: ignore[no-untyped-def]
-                return select(bidx, IdentifierRow.person_id, IdentifierRow.discoverability
-                              ).where(among, *where)
-
-            if hold:  # FOR KEY SHARE (read + key_share); SQLite has one writer: nothing
-                searcher = bindparam("searcher", type_=ID)
-                # locked in IDENTIFIER_LOCK_ORDER, as erasure takes a person's rows: a sync
-                # never holds one of them while waiting for another
-                others = found(IdentifierRow.person_id != searcher)
-                if pg:
-                    others = others.order_by(IDENTIFIER_LOCK_ORDER)
-                others = others.with_for_update(read=True, key_share=True).cte("held")
-                # the searcher's own (one to three rows, by their person index) are matched
-                # below, so no plan can take the blind-index list to find them
-                own = select(bidx, IdentifierRow.person_id, IdentifierRow.discoverability
-                             ).where(IdentifierRow.person_id == searcher)
-                stmt = union_all(select(others), own)
+            if which == "own":
+                stmt = stmt.where(person == searcher)
+            elif which == "held":  # FOR KEY SHARE (read + key_share)
+                stmt = (stmt.where(among, person != searcher).order_by(IDENTIFIER_LOCK_ORDER)
+                        .with_for_update(read=True, key_share=True))
             else:
-                stmt = found()
-            _MEMBERS_BY_BIDX[(pg, hold)] = stmt
-        if not hold:
-            return self.s.connection().execute(stmt, {"bidxs": list(bidxs)}).all()
-        wanted = set(bidxs)
-        return [row for row in self.s.connection().execute(
-                    stmt, {"bidxs": list(wanted), "searcher": hold_for})
-                if row.person_id != hold_for or row.value_bidx in wanted]
+                stmt = stmt.where(among)
+            _MEMBERS_BY_BIDX[(which, pg)] = stmt
+        return stmt
 
     def save_seen(self, person_id: str, packed: bytes) -> None:
         # Two concurrent syncs of one account: the last write wins. A tag lost that way only
