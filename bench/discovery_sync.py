@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import gc
 import json
 import math
@@ -204,6 +205,7 @@ def _b0(body: SyncIn, auth: Auth, p: PlatformDep, request: Request, keep_book: b
     return B0Out(matches=matches, received=len(body.contacts), unreadable=unreadable)
 
 
+@functools.cache  # the table, built once in the server process
 def _b0_book_table() -> Any:
     from sqlalchemy import Boolean, Column, Index, MetaData, Table
 
@@ -218,17 +220,12 @@ def _b0_book_table() -> Any:
                  Index(f"ix_{B0_BOOK_TABLE}_contact_owner", "contact_id", "owner_id"))
 
 
-_B0_BOOK: list[Any] = []  # the table, built once in the server process
-
-
 def _keep_book(repo: Repository, owner: str, members: list[str], now: datetime) -> None:
     """The same INSERT ... SELECT as `Repository.add_edges_always`, into B0's own table."""
     from palisade.adapters.storage.repository import edge_params, insert_edges
 
-    if not _B0_BOOK:
-        _B0_BOOK.append(_b0_book_table())
     pg = repo._is_pg()
-    repo.s.connection().execute(insert_edges(_B0_BOOK[0], pg),
+    repo.s.connection().execute(insert_edges(_b0_book_table(), pg),
                                 edge_params(owner, members, now, True, (), pg))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import (
     Boolean,
@@ -118,7 +119,6 @@ _SYNC_FACTS = _sync_facts_statement()  # every sync starts with it
 _TIE_NAMES = ("friend", "fof", "has_you", "blocked_by_me", "blocked_me", "hidden", "mine",
               "revealed", "unvouched")
 _TIE_NAME = String(16)
-_TIES_STATEMENTS: dict[tuple[str, bool], object] = {}  # see Repository._ties_statement
 
 
 def any_of(column, values: Iterable[object], postgresql: bool):  # type: ignore[no-untyped-def]
@@ -159,24 +159,18 @@ def among_ids(column, param, postgresql: bool, drives_scan: bool = False):  # ty
     return column == any_(param) if drives_scan else column.in_(select(func.unnest(param)))
 
 
-_EDGE_INSERTS: dict[tuple[object, bool], object] = {}  # (table, postgresql) -> statement
-# Statements every sync runs, built once per dialect (postgresql: True/False): building one
-# and finding it in SQLAlchemy's compiled cache costs about as much as running it.
-_MEMBERS_BY_BIDX: dict[tuple[str, bool], object] = {}  # (which, postgresql)
-_REMOVE_EDGES: dict[bool, object] = {}
-_SAVE_SEEN: dict[bool, object] = {}
-_PROFILES_WITH_KEYS: dict[bool, object] = {}
+# The statements a sync runs are built once per dialect (`postgresql`) by the functions below,
+# each cached (functools.cache): building one and finding it in SQLAlchemy's compiled cache
+# costs about as much as running it.
 
 
+@cache
 def insert_edges(table, postgresql: bool):  # type: ignore[no-untyped-def]
     """INSERT ... SELECT of address-book edges (owner_id, contact_id, created_at, vouches,
     revealed_at) into `table`, one row per id of the `contacts` list, built once per table
     and dialect (building it costs more than running it); bind with `edge_params`. Edges
     already there are left as they are. The caller passes people it holds (see
     AddressBookEdge): the owner's row and the identifier rows the contacts were found by."""
-    stmt = _EDGE_INSERTS.get((table, postgresql))
-    if stmt is not None:
-        return stmt
     insert = pg_insert if postgresql else sqlite_insert
     stamp = bindparam("now", type_=UTCDateTime())
     contacts, revealed = ids_param("contacts", postgresql), ids_param("revealed", postgresql)
@@ -187,10 +181,9 @@ def insert_edges(table, postgresql: bool):  # type: ignore[no-untyped-def]
                      bindparam("vouches", type_=Boolean),
                      case((among_ids(contact, revealed, postgresql), stamp), else_=null())
                      ).where(true())  # SQLite: so `ON CONFLICT` does not parse as a join's ON
-    stmt = _EDGE_INSERTS[(table, postgresql)] = insert(table).from_select(
+    return insert(table).from_select(
         ["owner_id", "contact_id", "created_at", "vouches", "revealed_at"], members
     ).on_conflict_do_nothing()
-    return stmt
 
 
 def edge_params(owner_id: str, contacts: Sequence[str], now: datetime, vouches: bool,
@@ -213,6 +206,111 @@ IDENTIFIER_LOCK_ORDER = IdentifierRow.id.collate("C")
 TAKE_IDENTIFIERS = (select(IdentifierRow.id)
                     .where(IdentifierRow.person_id == bindparam("person", type_=ID))
                     .order_by(IDENTIFIER_LOCK_ORDER).with_for_update())
+
+
+@cache
+def _members_statement(which: str, pg: bool):  # type: ignore[no-untyped-def]
+    """The look-ups of `Repository.members_by_bidx` (`all`, `held`, `own`): a sync's 1,000
+    blind indexes are one array parameter on PostgreSQL. `held` locks what it returns in
+    IDENTIFIER_LOCK_ORDER, as erasure takes a person's rows: a sync never holds one of them
+    while waiting for another."""
+    bidx, person = IdentifierRow.value_bidx, IdentifierRow.person_id
+    stmt = select(bidx, person, IdentifierRow.discoverability)
+    searcher = bindparam("searcher", type_=ID)
+    among = (bidx == any_(bindparam("bidxs", type_=ARRAY(LargeBinary(32)))) if pg
+             else bidx.in_(bindparam("bidxs", expanding=True)))
+    if which == "own":
+        return stmt.where(person == searcher)
+    if which == "held":  # FOR KEY SHARE (read + key_share)
+        return (stmt.where(among, person != searcher).order_by(IDENTIFIER_LOCK_ORDER)
+                .with_for_update(read=True, key_share=True))
+    return stmt.where(among)
+
+
+@cache
+def _save_seen_statement(pg: bool):  # type: ignore[no-untyped-def]
+    insert = (pg_insert if pg else sqlite_insert)(DiscoverySeen).values(
+        person_id=bindparam("person"), tags=bindparam("tags"))
+    return insert.on_conflict_do_update(index_elements=[DiscoverySeen.person_id],
+                                        set_={"tags": insert.excluded.tags})
+
+
+@cache
+def _remove_edges_statement(pg: bool):  # type: ignore[no-untyped-def]
+    edge = AddressBookEdge
+    return delete(edge).where(
+        edge.owner_id == bindparam("owner", type_=ID),
+        among_ids(edge.contact_id, ids_param("contacts", pg), pg, drives_scan=True))
+
+
+@cache
+def _profiles_with_keys_statement(pg: bool):  # type: ignore[no-untyped-def]
+    return (select(ProfileRow.person_id, ProfileRow.fields_ct, ProfileRow.audiences,
+                   DataKey.master_key_id, DataKey.wrapped)
+            .join(DataKey, DataKey.person_id == ProfileRow.person_id)
+            .where(among_ids(ProfileRow.person_id, ids_param("people", pg), pg,
+                             drives_scan=True)))
+
+
+@cache
+def _ties_statement(pg: bool, walk: bool):  # type: ignore[no-untyped-def]
+    """One UNION ALL for every relation, built once per dialect and plan: one round trip
+    and one array (PostgreSQL) or list (SQLite) of the people found, however many
+    relations. Also the searcher's own synced book: `mine` (every contact), `revealed`
+    (shown to them before) and `unvouched` (edges that do not count yet), which the sync
+    needs to write only what changed.
+
+    Friends of friends (`walk`): walking out from the searcher's own friends reads about
+    degree^2 rows (a few hundred); asking, for each person found, whether one of their
+    friends is the searcher's friend costs an index probe per friend of each person found
+    (thousands), which is the plan a database picks for the join when it cannot size it.
+    A very connected searcher, for whom walking out would read more, keeps that plan,
+    whose cost does not grow with their degree."""
+    me, now = bindparam("me", type_=ID), bindparam("now", type_=UTCDateTime())
+    others = ids_param("others", pg)
+
+    def among(column, drives_scan: bool = False):  # type: ignore[no-untyped-def]
+        return among_ids(column, others, pg, drives_scan)
+
+    def rel(name: str, column, *where):  # type: ignore[no-untyped-def]
+        return select(literal(name, _TIE_NAME).label("relation"),
+                      column.label("pid")).where(*where)
+
+    mine, theirs = aliased(Friendship), aliased(Friendship)
+    if walk:
+        # MATERIALIZED: computed on its own, then matched with the people found. A
+        # prepared statement's generic plan takes an array parameter for 10 values
+        # and would start from the people found instead (17 ms instead of 0.3 for a
+        # searcher with 11 friends and 400 people found).
+        fof = (select(theirs.friend_id.label("pid"))
+               .join(mine, theirs.person_id == mine.friend_id)
+               .where(mine.person_id == me)
+               .cte("friends_of_friends").prefix_with("MATERIALIZED"))
+        friends = (rel("friend", Friendship.friend_id, Friendship.person_id == me),
+                   rel("fof", fof.c.pid, among(fof.c.pid)))
+    else:
+        friends = (rel("friend", Friendship.friend_id, Friendship.person_id == me,
+                       among(Friendship.friend_id, drives_scan=True)),
+                   rel("fof", theirs.friend_id,
+                       exists().where(mine.person_id == me,
+                                      mine.friend_id == theirs.person_id),
+                       among(theirs.friend_id, drives_scan=True)))
+    edge = AddressBookEdge
+    return union_all(
+        *friends,
+        rel("has_you", edge.owner_id, edge.contact_id == me, among(edge.owner_id)),
+        rel("blocked_by_me", Block.blocked_id, Block.blocker_id == me,
+            among(Block.blocked_id)),
+        rel("blocked_me", Block.blocker_id, Block.blocked_id == me,
+            among(Block.blocker_id)),
+        rel("hidden", DiscoveryState.person_id,
+            among(DiscoveryState.person_id, drives_scan=True),
+            DiscoveryState.hidden_until > now),
+        rel("mine", edge.contact_id, edge.owner_id == me),
+        rel("revealed", edge.contact_id, edge.owner_id == me,
+            edge.revealed_at.is_not(None)),
+        rel("unvouched", edge.contact_id, edge.owner_id == me, edge.vouches.is_(False)),
+    )
 
 
 class Repository:
@@ -445,50 +543,21 @@ class Repository:
         pg = self._is_pg()
         conn = self.s.connection()
         if hold_for is None or not pg:  # SQLite has one writer: nothing to hold
-            return conn.execute(self._members_statement("all", pg),
+            return conn.execute(_members_statement("all", pg),
                                 {"bidxs": list(bidxs)}).all()
         wanted = set(bidxs)
-        others = conn.execute(self._members_statement("held", pg),
+        others = conn.execute(_members_statement("held", pg),
                               {"bidxs": list(wanted), "searcher": hold_for}).all()
         # the searcher's own (one to three rows, by their person index), matched here, so no
         # plan can take the blind-index list to find them
-        own = conn.execute(self._members_statement("own", pg), {"searcher": hold_for})
+        own = conn.execute(_members_statement("own", pg), {"searcher": hold_for})
         return [*others, *(row for row in own if row.value_bidx in wanted)]
-
-    @staticmethod
-    def _members_statement(which: str, pg: bool):  # type: ignore[no-untyped-def]
-        """The look-ups of `members_by_bidx`, built once: a sync's 1,000 blind indexes are one
-        array parameter on PostgreSQL. `held` locks what it returns in IDENTIFIER_LOCK_ORDER,
-        as erasure takes a person's rows: a sync never holds one of them while waiting for
-        another."""
-        stmt = _MEMBERS_BY_BIDX.get((which, pg))
-        if stmt is None:
-            bidx, person = IdentifierRow.value_bidx, IdentifierRow.person_id
-            stmt = select(bidx, person, IdentifierRow.discoverability)
-            searcher = bindparam("searcher", type_=ID)
-            among = (bidx == any_(bindparam("bidxs", type_=ARRAY(LargeBinary(32)))) if pg
-                     else bidx.in_(bindparam("bidxs", expanding=True)))
-            if which == "own":
-                stmt = stmt.where(person == searcher)
-            elif which == "held":  # FOR KEY SHARE (read + key_share)
-                stmt = (stmt.where(among, person != searcher).order_by(IDENTIFIER_LOCK_ORDER)
-                        .with_for_update(read=True, key_share=True))
-            else:
-                stmt = stmt.where(among)
-            _MEMBERS_BY_BIDX[(which, pg)] = stmt
-        return stmt
 
     def save_seen(self, person_id: str, packed: bytes) -> None:
         # Two concurrent syncs of one account: the last write wins. A tag lost that way only
         # makes its identifier count as new once more (charged again), never free.
-        pg = self._is_pg()
-        stmt = _SAVE_SEEN.get(pg)
-        if stmt is None:
-            insert = (pg_insert if pg else sqlite_insert)(DiscoverySeen).values(
-                person_id=bindparam("person"), tags=bindparam("tags"))
-            stmt = _SAVE_SEEN[pg] = insert.on_conflict_do_update(
-                index_elements=[DiscoverySeen.person_id], set_={"tags": insert.excluded.tags})
-        self.s.connection().execute(stmt, {"person": person_id, "tags": packed})
+        self.s.connection().execute(_save_seen_statement(self._is_pg()),
+                                    {"person": person_id, "tags": packed})
 
     def sync_facts(self, person_id: str, friends_born_by: datetime) -> Row | None:
         """(created_at, friends, degree, known_by, level, seen, watched) of a searcher, None
@@ -505,7 +574,7 @@ class Repository:
         members (it depends only on the searcher's own friends and book)."""
         wanted = set(others)
         rows = self.s.connection().execute(
-            self._ties_statement(walk=degree <= self.FOF_EXPAND_MAX_FRIENDS),
+            _ties_statement(self._is_pg(), walk=degree <= self.FOF_EXPAND_MAX_FRIENDS),
             {"me": me, "others": ids_value(wanted, self._is_pg()), "now": now}).all()
         out: dict[str, set[str]] = {name: set() for name in _TIE_NAMES}
         for relation, pid in rows:
@@ -513,71 +582,6 @@ class Repository:
         out["friend"] &= wanted  # the walk reads all of the searcher's friends
         out["blocked"] = out.pop("blocked_by_me") | out.pop("blocked_me")
         return out
-
-    def _ties_statement(self, walk: bool):  # type: ignore[no-untyped-def]
-        """One UNION ALL for every relation, built once per dialect and plan: one round trip
-        and one array (PostgreSQL) or list (SQLite) of the people found, however many
-        relations. Also the searcher's own synced book: `mine` (every contact), `revealed`
-        (shown to them before) and `unvouched` (edges that do not count yet), which the sync
-        needs to write only what changed.
-
-        Friends of friends (`walk`): walking out from the searcher's own friends reads about
-        degree^2 rows (a few hundred); asking, for each person found, whether one of their
-        friends is the searcher's friend costs an index probe per friend of each person found
-        (thousands), which is the plan a database picks for the join when it cannot size it.
-        A very connected searcher, for whom walking out would read more, keeps that plan,
-        whose cost does not grow with their degree."""
-        dialect = "postgresql" if self._is_pg() else "sqlite"
-        stmt = _TIES_STATEMENTS.get((dialect, walk))
-        if stmt is None:
-            me, now = bindparam("me", type_=ID), bindparam("now", type_=UTCDateTime())
-            pg = dialect == "postgresql"
-            others = ids_param("others", pg)
-
-            def among(column, drives_scan: bool = False):  # type: ignore[no-untyped-def]
-                return among_ids(column, others, pg, drives_scan)
-
-            def rel(name: str, column, *where):  # type: ignore[no-untyped-def]
-                return select(literal(name, _TIE_NAME).label("relation"),
-                              column.label("pid")).where(*where)
-
-            mine, theirs = aliased(Friendship), aliased(Friendship)
-            if walk:
-                # MATERIALIZED: computed on its own, then matched with the people found. A
-                # prepared statement's generic plan takes an array parameter for 10 values
-                # and would start from the people found instead (17 ms instead of 0.3 for a
-                # searcher with 11 friends and 400 people found).
-                fof = (select(theirs.friend_id.label("pid"))
-                       .join(mine, theirs.person_id == mine.friend_id)
-                       .where(mine.person_id == me)
-                       .cte("friends_of_friends").prefix_with("MATERIALIZED"))
-                friends = (rel("friend", Friendship.friend_id, Friendship.person_id == me),
-                           rel("fof", fof.c.pid, among(fof.c.pid)))
-            else:
-                friends = (rel("friend", Friendship.friend_id, Friendship.person_id == me,
-                               among(Friendship.friend_id, drives_scan=True)),
-                           rel("fof", theirs.friend_id,
-                               exists().where(mine.person_id == me,
-                                              mine.friend_id == theirs.person_id),
-                               among(theirs.friend_id, drives_scan=True)))
-            edge = AddressBookEdge
-            stmt = union_all(
-                *friends,
-                rel("has_you", edge.owner_id, edge.contact_id == me, among(edge.owner_id)),
-                rel("blocked_by_me", Block.blocked_id, Block.blocker_id == me,
-                    among(Block.blocked_id)),
-                rel("blocked_me", Block.blocker_id, Block.blocked_id == me,
-                    among(Block.blocker_id)),
-                rel("hidden", DiscoveryState.person_id,
-                    among(DiscoveryState.person_id, drives_scan=True),
-                    DiscoveryState.hidden_until > now),
-                rel("mine", edge.contact_id, edge.owner_id == me),
-                rel("revealed", edge.contact_id, edge.owner_id == me,
-                    edge.revealed_at.is_not(None)),
-                rel("unvouched", edge.contact_id, edge.owner_id == me, edge.vouches.is_(False)),
-            )
-            _TIES_STATEMENTS[(dialect, walk)] = stmt
-        return stmt
 
     def book(self, owner_id: str) -> list[str]:
         stmt = select(AddressBookEdge.contact_id).where(AddressBookEdge.owner_id == owner_id)
@@ -604,14 +608,8 @@ class Repository:
     def remove_edges(self, owner_id: str, contacts: Iterable[str]) -> int:
         # on the connection: nothing of this table is ever loaded as objects to keep in step
         pg = self._is_pg()
-        stmt = _REMOVE_EDGES.get(pg)
-        if stmt is None:
-            edge = AddressBookEdge
-            stmt = _REMOVE_EDGES[pg] = delete(edge).where(
-                edge.owner_id == bindparam("owner", type_=ID),
-                among_ids(edge.contact_id, ids_param("contacts", pg), pg, drives_scan=True))
-        return self.s.connection().execute(
-            stmt, {"owner": owner_id, "contacts": ids_value(contacts, pg)}).rowcount
+        return self.s.connection().execute(_remove_edges_statement(pg), {
+            "owner": owner_id, "contacts": ids_value(contacts, pg)}).rowcount
 
     def mark_revealed(self, owner_id: str, contacts: Sequence[str], now: datetime) -> None:
         if contacts:
@@ -656,15 +654,8 @@ class Repository:
         if not person_ids:
             return {}
         pg = self._is_pg()
-        stmt = _PROFILES_WITH_KEYS.get(pg)
-        if stmt is None:
-            stmt = _PROFILES_WITH_KEYS[pg] = (
-                select(ProfileRow.person_id, ProfileRow.fields_ct, ProfileRow.audiences,
-                       DataKey.master_key_id, DataKey.wrapped)
-                .join(DataKey, DataKey.person_id == ProfileRow.person_id)
-                .where(among_ids(ProfileRow.person_id, ids_param("people", pg), pg,
-                                 drives_scan=True)))
-        rows = self.s.connection().execute(stmt, {"people": ids_value(person_ids, pg)})
+        rows = self.s.connection().execute(_profiles_with_keys_statement(pg),
+                                           {"people": ids_value(person_ids, pg)})
         return {row.person_id: row for row in rows}
 
     def identifiers_of_many(self, person_ids: Sequence[str]) -> dict[str, list[IdentifierRow]]:
