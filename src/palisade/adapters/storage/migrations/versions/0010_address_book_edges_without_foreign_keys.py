@@ -5,9 +5,9 @@ Revises: 0009
 Create Date: 2026-12-03 14:20:00
 
 A first sync writes hundreds of edges; PostgreSQL checked each row's two foreign keys with a
-query apiece. The statement that writes edges now selects the owner and the contacts from
-persons and locks them (FOR KEY SHARE), and erasure takes the person's row first (FOR
-UPDATE) and deletes their edges both ways (see AddressBookEdge in tables.py).
+query apiece. What the keys guaranteed (no edge to or from an erased person) is now kept by
+the rows a sync holds and the order in which erasure takes them: see AddressBookEdge in
+tables.py.
 """
 from collections.abc import Sequence
 
