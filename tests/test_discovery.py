@@ -158,6 +158,48 @@ def test_friends_of_friends_both_query_plans_agree(platform, monkeypatch, expand
     assert found(platform, a, [c.phone, d.phone, e.phone]) == {c.id, e.id}
 
 
+def test_the_friends_of_friends_walk_keeps_its_plan_when_prepared(platform) -> None:
+    """psycopg prepares a statement after five runs, and PostgreSQL's generic plan for it
+    takes an array parameter for 10 values: the walk out from the searcher's friends must
+    stay a walk (a materialized step matched against the people found), never a probe from
+    each person found through the friend index."""
+    import re
+
+    import psycopg
+
+    from palisade.adapters.storage.repository import _ties_statement
+
+    if platform.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL plans")
+    a = register(platform)
+    types = {"me": "varchar", "others": "varchar(32)[]", "now": "timestamptz"}
+    with platform.uow() as session:
+        conn = session.connection()
+        compiled = _ties_statement(True, walk=True).compile(dialect=conn.dialect)
+        names: list[str] = []
+
+        def number(m: re.Match[str]) -> str:
+            if m.group(1) not in names:
+                names.append(m.group(1))
+            return f"${names.index(m.group(1)) + 1}"
+
+        sql = re.sub(r"%\((\w+)\)s", number, str(compiled))
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        values = {**compiled.params, "me": a.id, "others": [a.id], "now": platform.clock()}
+        with psycopg.ClientCursor(raw) as cur:
+            cur.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            cur.execute(f"PREPARE ties_walk ({', '.join(types.get(n, 'varchar') for n in names)})"
+                        f" AS {sql}")
+            cur.execute(cur.mogrify(f"EXPLAIN (COSTS OFF) EXECUTE ties_walk "
+                                    f"({', '.join(['%s'] * len(names))})",
+                                    [values[n] for n in names]))
+            plan = "\n".join(row[0] for row in cur.fetchall())
+            cur.execute("DEALLOCATE ties_walk")
+    assert "CTE Scan on friends_of_friends" in plan, plan
+    assert "ix_friendships_friend_person" not in plan, plan
+
+
 def test_nobody_is_never_found_and_looks_like_a_non_member(platform) -> None:
     a, b = register(platform), register(platform)
     befriend(platform, a, b)
