@@ -235,7 +235,7 @@ def test_syncs_and_erasures_take_a_persons_identifiers_in_one_order(platform: Pl
         repo.members_by_bidx(bidxs_of(platform, b.id), hold_for=a.id)
         conn = session.connection()
         keys = []
-        for stmt, params in ((storage._members_statement("held", True),
+        for stmt, params in ((storage._members_statement("held"),
                               {"bidxs": bidxs_of(platform, b.id), "searcher": a.id}),
                              (storage.TAKE_IDENTIFIERS, {"person": b.id})):
             compiled = stmt.compile(dialect=conn.dialect)

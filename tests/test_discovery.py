@@ -158,6 +158,29 @@ def test_friends_of_friends_both_query_plans_agree(platform, monkeypatch, expand
     assert found(platform, a, [c.phone, d.phone, e.phone]) == {c.id, e.id}
 
 
+def test_the_look_up_takes_the_largest_sync_at_once(platform: Platform) -> None:
+    """A sync's blind indexes go to the database in one statement (an array on PostgreSQL,
+    one placeholder each on SQLite): a book of the largest size, repeats included, finds
+    exactly its members, with and without holding them."""
+    import os
+
+    from palisade.adapters.storage.repository import Repository
+    from palisade.domain.discovery.address_book import MAX_CONTACTS_PER_SYNC
+
+    a, b, c = register(platform), register(platform), register(platform)
+    with platform.uow() as session:
+        repo = Repository(session)
+        mine = [row.value_bidx for pid in (a.id, b.id, c.id) for row in repo.identifiers_of(pid)]
+        book = [os.urandom(32) for _ in range(MAX_CONTACTS_PER_SYNC - 2 * len(mine))]
+        book[100:100] = mine + mine
+        assert len(book) == MAX_CONTACTS_PER_SYNC
+        everyone = repo.members_by_bidx(book)
+        held = repo.members_by_bidx(book, hold_for=a.id)
+    for rows in (everyone, held):  # each identifier once, however often the book repeats it
+        assert sorted(bytes(r.value_bidx) for r in rows) == sorted(mine)
+        assert {r.person_id for r in rows} == {a.id, b.id, c.id}
+
+
 def test_the_friends_of_friends_walk_keeps_its_plan_when_prepared(platform) -> None:
     """psycopg prepares a statement after five runs, and PostgreSQL's generic plan for it
     takes an array parameter for 10 values: the walk out from the searcher's friends must

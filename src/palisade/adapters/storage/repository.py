@@ -209,22 +209,31 @@ TAKE_IDENTIFIERS = (select(IdentifierRow.id)
 
 
 @cache
-def _members_statement(which: str, pg: bool):  # type: ignore[no-untyped-def]
-    """The look-ups of `Repository.members_by_bidx` (`all`, `held`, `own`): a sync's 1,000
-    blind indexes are one array parameter on PostgreSQL. `held` locks what it returns in
+def _members_statement(which: str):  # type: ignore[no-untyped-def]
+    """PostgreSQL: the look-ups of `Repository.members_by_bidx` (`all`, `held`, `own`), a
+    sync's 1,000 blind indexes as one array parameter. `held` locks what it returns in
     IDENTIFIER_LOCK_ORDER, as erasure takes a person's rows: a sync never holds one of them
     while waiting for another."""
     bidx, person = IdentifierRow.value_bidx, IdentifierRow.person_id
     stmt = select(bidx, person, IdentifierRow.discoverability)
     searcher = bindparam("searcher", type_=ID)
-    among = (bidx == any_(bindparam("bidxs", type_=ARRAY(LargeBinary(32)))) if pg
-             else bidx.in_(bindparam("bidxs", expanding=True)))
+    among = bidx == any_(bindparam("bidxs", type_=ARRAY(LargeBinary(32))))
     if which == "own":
         return stmt.where(person == searcher)
     if which == "held":  # FOR KEY SHARE (read + key_share)
         return (stmt.where(among, person != searcher).order_by(IDENTIFIER_LOCK_ORDER)
                 .with_for_update(read=True, key_share=True))
     return stmt.where(among)
+
+
+def _sqlite_members_sql(n: int) -> str:
+    """SQLite: the same look-up as plain SQL with `n` placeholders, run with the blind indexes
+    as they are. SQLite takes no array parameter, and SQLAlchemy's expanding IN renders and
+    processes each of a sync's 1,000 parameters in Python, which cost 1.3-2.4 ms more than the
+    query itself (measured on a 1,000,000-person database)."""
+    t = IdentifierRow.__table__
+    columns = ", ".join(c.name for c in (t.c.value_bidx, t.c.person_id, t.c.discoverability))
+    return f"SELECT {columns} FROM {t.name} WHERE value_bidx IN ({', '.join('?' * n)})"
 
 
 @cache
@@ -540,17 +549,17 @@ class Repository:
         sync holds the searcher's row already, and erasure takes identifiers first)."""
         if not bidxs:
             return []
-        pg = self._is_pg()
         conn = self.s.connection()
-        if hold_for is None or not pg:  # SQLite has one writer: nothing to hold
-            return conn.execute(_members_statement("all", pg),
-                                {"bidxs": list(bidxs)}).all()
+        if not self._is_pg():  # SQLite has one writer: nothing to hold
+            return conn.exec_driver_sql(_sqlite_members_sql(len(bidxs)), tuple(bidxs)).all()
+        if hold_for is None:
+            return conn.execute(_members_statement("all"), {"bidxs": list(bidxs)}).all()
         wanted = set(bidxs)
-        others = conn.execute(_members_statement("held", pg),
+        others = conn.execute(_members_statement("held"),
                               {"bidxs": list(wanted), "searcher": hold_for}).all()
         # the searcher's own (one to three rows, by their person index), matched here, so no
         # plan can take the blind-index list to find them
-        own = conn.execute(_members_statement("own", pg), {"searcher": hold_for})
+        own = conn.execute(_members_statement("own"), {"searcher": hold_for})
         return [*others, *(row for row in own if row.value_bidx in wanted)]
 
     def save_seen(self, person_id: str, packed: bytes) -> None:
