@@ -122,6 +122,25 @@ def test_everyone_reveals_only_public_fields(platform) -> None:
     assert match.identifiers == [b.phone]
 
 
+def test_each_match_shows_what_its_owner_chose(platform) -> None:
+    """A sync decides what to show once per distinct audience setting: people who chose
+    differently never share a decision, in either direction."""
+    a = register(platform)
+    for _ in range(3):  # three people know a: a stranger budget of three
+        vouch_for(platform, a)
+    wider, hidden, usual = (register(platform, name=n) for n in ("Wid Er", "Hid Den", "Us Ual"))
+    platform.profiles.update(wider.id, {"bio": "hello"}, {"bio": "everyone"})
+    platform.profiles.update(hidden.id, {"bio": "hi"}, {"name": "only_me"})
+    platform.profiles.update(usual.id, {"bio": "hey"}, {})
+    for person in (wider, hidden, usual):
+        set_all(platform, person, "everyone")
+    result = platform.discovery.sync(a.id, ADDRESS, [wider.phone, hidden.phone, usual.phone])
+    shown = {m.person_id: m.fields for m in result.matches}
+    assert shown[wider.id] == {"name": "Wid Er", "bio": "hello"}
+    assert shown[hidden.id] == {}  # found (the searcher has the number), nothing shown
+    assert shown[usual.id] == {"name": "Us Ual"}
+
+
 def test_any_common_formatting_is_normalised(platform) -> None:
     a, b = register(platform), register(platform)
     set_all(platform, b, "everyone")

@@ -8,6 +8,7 @@ nothing about the person named.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -237,9 +238,9 @@ class Profiles:
             row = rows.get(pid)
             if row is None:
                 continue
-            key = (relationships[pid], repr(row.audiences))  # JSON: repr is unambiguous
+            key = (relationships[pid], row.audiences_json)
             if key not in decided:
-                audiences = audiences_with_defaults(row.audiences)
+                audiences = audiences_with_defaults(json.loads(row.audiences_json or "null"))
                 decided[key] = (audiences, visible_fields(relationships[pid], audiences))
             audiences, fields = decided[key]
             allowed[pid] = fields & released[pid](audiences) if released else fields

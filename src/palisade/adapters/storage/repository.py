@@ -17,10 +17,12 @@ from sqlalchemy import (
     LargeBinary,
     Row,
     String,
+    Text,
     and_,
     any_,
     bindparam,
     case,
+    cast,
     delete,
     exists,
     func,
@@ -254,7 +256,10 @@ def _remove_edges_statement(pg: bool):  # type: ignore[no-untyped-def]
 
 @cache
 def _profiles_with_keys_statement(pg: bool):  # type: ignore[no-untyped-def]
-    return (select(ProfileRow.person_id, ProfileRow.fields_ct, ProfileRow.audiences,
+    # `audiences` as the stored JSON text: a sync's few hundred rows share a handful of
+    # values, which the caller decodes once each (Profiles.render_many)
+    return (select(ProfileRow.person_id, ProfileRow.fields_ct,
+                   cast(ProfileRow.audiences, Text).label("audiences_json"),
                    DataKey.master_key_id, DataKey.wrapped)
             .join(DataKey, DataKey.person_id == ProfileRow.person_id)
             .where(among_ids(ProfileRow.person_id, ids_param("people", pg), pg,
@@ -659,7 +664,8 @@ class Repository:
         return self.s.scalars(stmt.order_by(DiscoveryAlert.id).limit(limit)).all()
 
     def profiles_with_keys(self, person_ids: Sequence[str]) -> dict[str, Row]:
-        """Profile ciphertext, audiences and wrapped data key of several people at once."""
+        """Profile ciphertext, audiences (as JSON text, `audiences_json`) and wrapped data key
+        of several people at once."""
         if not person_ids:
             return {}
         pg = self._is_pg()
