@@ -64,7 +64,7 @@ class PersonKeys:
 
     @staticmethod
     def open_fields(key: bytes, person_id: str, fields_ct: bytes) -> dict[str, str]:
-        return json.loads(open_sealed(key, fields_ct, profile_context(person_id)))
+        return json.loads(open_sealed(key, fields_ct, profile_context(person_id)).decode())
 
     @staticmethod
     def seal_fields(key: bytes, person_id: str, fields: dict[str, str]) -> bytes:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
 from sqlalchemy import Row
 
@@ -35,6 +36,14 @@ from palisade.services.people import PersonKeys
 
 NOT_FOUND = "No such person."  # the same words for absent, erased and blocked
 _IDENTIFIER_FIELDS = (ProfileField.PHONE, ProfileField.EMAIL)
+
+
+@cache
+def _shown(allowed: frozenset[ProfileField]) -> tuple[tuple[str, ...], frozenset[IdentifierKind]]:
+    """The stored fields (by name) and the identifier kinds that `allowed` shows: worked out
+    once per distinct set (a handful), not once for each of a sync's few hundred matches."""
+    return (tuple(f.value for f in allowed & EDITABLE_FIELDS),
+            frozenset(IdentifierKind(f.value) for f in allowed if f in _IDENTIFIER_FIELDS))
 
 
 @dataclass(frozen=True)
@@ -103,16 +112,16 @@ class Profiles:
         """Decrypt exactly the `allowed` fields of a profile row."""
         values: dict[str, str] = {}
         if allowed:  # decrypt only when something may be shown, and only what may be shown
+            names, wanted = _shown(allowed)
             if prefetched:
                 key = self.keys.envelope.unwrap(subject_id, row.master_key_id, row.wrapped)
             else:
                 key = self.keys.data_key(repo, subject_id)
-            if allowed & EDITABLE_FIELDS:
+            if names:
                 stored = self.keys.open_fields(key, row.person_id, row.fields_ct)
-                values.update({f.value: stored[f.value] for f in allowed & EDITABLE_FIELDS
-                               if stored.get(f.value) is not None})
-            wanted = {IdentifierKind(f.value) for f in allowed
-                      if f in (ProfileField.PHONE, ProfileField.EMAIL)}
+                for name in names:
+                    if (value := stored.get(name)) is not None:
+                        values[name] = value
             if wanted:
                 rows = identifiers if identifiers is not None else repo.identifiers_of(subject_id)
                 for ident in rows:  # oldest verified first
