@@ -597,10 +597,6 @@ class Repository:
         out["blocked"] = out.pop("blocked_by_me") | out.pop("blocked_me")
         return out
 
-    def book(self, owner_id: str) -> list[str]:
-        stmt = select(AddressBookEdge.contact_id).where(AddressBookEdge.owner_id == owner_id)
-        return list(self.s.scalars(stmt))
-
     def add_edges_always(self, owner_id: str, contacts: Sequence[str], now: datetime,
                          vouches: bool, unvouched: bool = True,
                          revealed: Sequence[str] = ()) -> None:
@@ -630,11 +626,6 @@ class Repository:
             self.s.execute(update(AddressBookEdge).where(
                 AddressBookEdge.owner_id == owner_id, self._in(AddressBookEdge.contact_id, contacts),
                 AddressBookEdge.revealed_at.is_(None)).values(revealed_at=now))
-
-    def revealed_contacts(self, owner_id: str) -> list[str]:
-        stmt = select(AddressBookEdge.contact_id).where(AddressBookEdge.owner_id == owner_id,
-                                                        AddressBookEdge.revealed_at.is_not(None))
-        return list(self.s.scalars(stmt))
 
     def discovery_state(self, person_id: str, for_update: bool = False) -> DiscoveryState | None:
         return self.s.get(DiscoveryState, person_id, with_for_update=for_update)
