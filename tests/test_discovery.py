@@ -3,6 +3,7 @@ what is kept, and how the defences escalate."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -10,7 +11,9 @@ from sqlalchemy import text
 
 from palisade.adapters.crypto.seen_tags import unpack
 from palisade.adapters.limits.counters import MemoryRateLimiter
+from palisade.adapters.storage.repository import Repository
 from palisade.bootstrap import Platform, build
+from palisade.domain.discovery.address_book import MAX_CONTACTS_PER_SYNC
 from palisade.domain.discovery.escalation import Level
 from palisade.domain.discovery.quotas import DiscoveryLimits
 from palisade.domain.errors import (
@@ -162,8 +165,6 @@ def test_friends_of_friends_setting(platform) -> None:
 def test_friends_of_friends_both_query_plans_agree(platform, monkeypatch, expand_max) -> None:
     """Friends of friends are found by walking out from a searcher's friends, or, for a
     very connected searcher, from the people found: the same answer either way."""
-    from palisade.adapters.storage.repository import Repository
-
     monkeypatch.setattr(Repository, "FOF_EXPAND_MAX_FRIENDS", expand_max)
     a, c, d, e = (register(platform) for _ in range(4))
     b = old_member(platform)  # an old friend: the stranger budget that pays for finding c
@@ -179,13 +180,8 @@ def test_friends_of_friends_both_query_plans_agree(platform, monkeypatch, expand
 
 def test_the_look_up_takes_the_largest_sync_at_once(platform: Platform) -> None:
     """A sync's blind indexes go to the database in one statement (an array on PostgreSQL,
-    one placeholder each on SQLite): a book of the largest size, repeats included, finds
-    exactly its members, with and without holding them."""
-    import os
-
-    from palisade.adapters.storage.repository import Repository
-    from palisade.domain.discovery.address_book import MAX_CONTACTS_PER_SYNC
-
+    a `?` each on SQLite): a book of the largest size, repeats included, finds exactly its
+    members, with and without holding them."""
     a, b, c = register(platform), register(platform), register(platform)
     with platform.uow() as session:
         repo = Repository(session)
